@@ -1,0 +1,160 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** Durations as API.md writes them: "30s" | "15m" | "2h" | "3d" | "1w". */
+export const durationPattern = /^(\d+)(s|m|h|d|w)$/;
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const intFrom = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const urlWith = (protocols: string[]) =>
+  optionalString.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL (${protocols.join(', ')})` },
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: intFrom(3000, 0, 65535),
+  PUBLIC_URL: urlWith(['http:', 'https:']),
+  MONGODB_URI: urlWith(['mongodb:', 'mongodb+srv:']),
+  REDIS_URL: urlWith(['redis:', 'rediss:']),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -')
+    .default('leadflow'),
+  SMTP_URL: urlWith(['smtp:', 'smtps:']),
+  MAIL_FROM: z.string().min(3).default('leadflow <no-reply@localhost>'),
+  ADMIN_API_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, {
+    message: 'must be at least 16 characters',
+  }),
+  TRACKING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, {
+    message: 'must be at least 16 characters',
+  }),
+  DKIM_DOMAIN: optionalString,
+  DKIM_SELECTOR: optionalString,
+  DKIM_PRIVATE_KEY: optionalString,
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+  /** Where local state lives: embedded servers' data, the outbox, the generated admin key. */
+  DATA_DIR: optionalString,
+  /** Largest JSON/form body accepted, in bytes. */
+  BODY_LIMIT_BYTES: intFrom(1_000_000, 1024, 50_000_000),
+  /** Public endpoints: requests per client per window. */
+  RATE_LIMIT_PUBLIC: intFrom(60, 1),
+  RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1),
+  /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
+  SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100),
+  WORKER_CONCURRENCY: intFrom(8, 1, 1000),
+});
+
+export type Config = {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  publicUrl: string;
+  mongodbUri: string | undefined;
+  redisUrl: string | undefined;
+  queuePrefix: string;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  adminApiKey: string | undefined;
+  trackingSecret: string | undefined;
+  dkim: { domainName: string; keySelector: string; privateKey: string } | undefined;
+  logLevel: (typeof logLevels)[number];
+  rootDir: string;
+  dataDir: string;
+  outboxDir: string;
+  templatesDir: string;
+  bodyLimitBytes: number;
+  rateLimit: { publicPerWindow: number; windowSeconds: number };
+  shutdownTimeoutMs: number;
+  workerConcurrency: number;
+};
+
+/** Raised when the environment does not parse; the message names every bad key. */
+export class ConfigError extends Error {
+  constructor(readonly issues: { key: string; message: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.key} ${i.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+// src/config.ts, or dist/src/config.js once built: the repository root either way.
+const rootDir = (() => {
+  const up = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  return path.basename(up) === 'dist' ? path.dirname(up) : up;
+})();
+
+/** Parses settings once. The only place in leadflow that reads `process.env`. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ key: String(i.path[0] ?? '(env)'), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  const dkimParts = [e.DKIM_DOMAIN, e.DKIM_SELECTOR, e.DKIM_PRIVATE_KEY];
+  if (dkimParts.some(Boolean) && !dkimParts.every(Boolean)) {
+    throw new ConfigError([
+      { key: 'DKIM_DOMAIN', message: 'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together' },
+    ]);
+  }
+  const dataDir = path.resolve(rootDir, e.DATA_DIR ?? '.data');
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    mongodbUri: e.MONGODB_URI,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    adminApiKey: e.ADMIN_API_KEY,
+    trackingSecret: e.TRACKING_SECRET,
+    dkim: e.DKIM_DOMAIN
+      ? {
+          domainName: e.DKIM_DOMAIN,
+          keySelector: e.DKIM_SELECTOR!,
+          privateKey: e.DKIM_PRIVATE_KEY!.replace(/\\n/g, '\n'),
+        }
+      : undefined,
+    logLevel: e.LOG_LEVEL,
+    rootDir,
+    dataDir,
+    outboxDir: path.join(dataDir, 'outbox'),
+    templatesDir: path.join(rootDir, 'templates'),
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    rateLimit: { publicPerWindow: e.RATE_LIMIT_PUBLIC, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+  };
+}
+
+/** A config with both servers known, as every process needs once started. */
+export type ReadyConfig = Config & { mongodbUri: string; redisUrl: string };

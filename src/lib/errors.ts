@@ -1,0 +1,64 @@
+/** One entry of `error.details`: which input was wrong and why. */
+export type ErrorDetail = { path: string; message: string };
+
+export type ErrorCode =
+  | 'validation_failed'
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+/** Every error leadflow answers on purpose: the status, API.md's code, and a message for people. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (message: string, details?: ErrorDetail[]) =>
+  new AppError(400, 'bad_request', message, details);
+export const validationFailed = (details: ErrorDetail[], message = 'the request is not valid') =>
+  new AppError(400, 'validation_failed', message, details);
+export const unauthorized = (message = 'a valid API key is required') =>
+  new AppError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+export const forbidden = (message = 'this key may not do that') => new AppError(403, 'forbidden', message);
+export const notFound = (what = 'resource') => new AppError(404, 'not_found', `${what} not found`);
+export const conflict = (message: string) => new AppError(409, 'conflict', message);
+export const unsupportedMediaType = (expected: string) =>
+  new AppError(415, 'unsupported_media_type', `Content-Type must be ${expected}`);
+export const rateLimited = (retryAfterSeconds: number) =>
+  new AppError(429, 'rate_limited', 'too many requests', undefined, {
+    'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+  });
+export const unavailable = (message = 'a backing service is unavailable; try again shortly') =>
+  new AppError(503, 'unavailable', message, undefined, { 'Retry-After': '5' });
+
+/** True for errors that mean "MongoDB or Redis cannot be reached right now" (answered 503). */
+export function isInfrastructureError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const name = err.name ?? '';
+  if (
+    /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|Topology|PoolCleared)Error$/.test(name) ||
+    name === 'MongooseServerSelectionError'
+  )
+    return true;
+  const msg = err.message ?? '';
+  return (
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Reached the max retries per request limit|Client must be connected|client was closed|topology was destroyed|buffering timed out/i.test(
+      msg,
+    ) || (err as { code?: string }).code === 'ECONNREFUSED'
+  );
+}

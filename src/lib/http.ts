@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type RequestHandler, type Request } from 'express';
+import { z } from 'zod';
+import {
+  AppError,
+  isInfrastructureError,
+  unsupportedMediaType,
+  validationFailed,
+  type ErrorDetail,
+} from './errors.js';
+import type { Logger } from './logger.js';
+
+/** Turns zod issues into API.md's `details`. */
+export function zodDetails(error: z.ZodError): ErrorDetail[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+}
+
+/** Parses `input` with `schema` or throws 400 validation_failed naming every bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, message?: string): z.infer<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw validationFailed(zodDetails(r.error), message);
+  return r.data;
+}
+
+/** Requires a JSON body on methods that carry one (POST/PUT/PATCH with content). */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  const hasBody =
+    Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (['POST', 'PUT', 'PATCH'].includes(req.method) && hasBody && !req.is('application/json')) {
+    next(unsupportedMediaType('application/json'));
+    return;
+  }
+  next();
+};
+
+/** JSON body parser with the configured limit; strict (objects and arrays only). */
+export function jsonBody(limitBytes: number): RequestHandler {
+  return express.json({ limit: limitBytes, strict: true, type: ['application/json', 'application/*+json'] });
+}
+
+type BodyParserError = Error & { type?: string; status?: number; expose?: boolean };
+
+/** Maps body-parser failures to API.md's codes. */
+function fromBodyParser(err: BodyParserError): AppError | undefined {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new AppError(413, 'payload_too_large', 'the request body is too large');
+    case 'entity.parse.failed':
+      return new AppError(400, 'bad_request', 'the body is not valid JSON');
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError(415, 'unsupported_media_type', err.message);
+    case 'parameters.too.many':
+      return new AppError(413, 'payload_too_large', 'too many form fields');
+    case 'request.aborted':
+      return new AppError(400, 'bad_request', 'the request was aborted');
+    default:
+      if (err.status && err.status >= 400 && err.status < 500 && err.expose) {
+        return new AppError(err.status, 'bad_request', err.message);
+      }
+      return undefined;
+  }
+}
+
+/** Normalises any thrown value into an AppError; unknown failures become 500 with an errorId. */
+export function toAppError(err: unknown): { error: AppError; errorId?: string } {
+  if (err instanceof AppError) return { error: err };
+  if (err instanceof z.ZodError) return { error: validationFailed(zodDetails(err)) };
+  if (err instanceof Error) {
+    const mapped = fromBodyParser(err as BodyParserError);
+    if (mapped) return { error: mapped };
+    if (isInfrastructureError(err)) {
+      return {
+        error: new AppError(
+          503,
+          'unavailable',
+          'a backing service is unavailable; try again shortly',
+          undefined,
+          {
+            'Retry-After': '5',
+          },
+        ),
+      };
+    }
+    if (err.name === 'CastError' || err.name === 'BSONError') {
+      return { error: new AppError(404, 'not_found', 'resource not found') };
+    }
+  }
+  const errorId = randomUUID();
+  return { error: new AppError(500, 'internal', `internal error; quote errorId ${errorId}`), errorId };
+}
+
+/** The single error handler: API.md's error shape for every failure. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const { error, errorId } = toAppError(err);
+    const log = (req as Request & { log?: Logger }).log ?? logger;
+    if (errorId) log.error({ err, errorId }, 'unhandled error');
+    else if (error.status >= 500) log.warn({ err, status: error.status }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(error.headers ?? {})) res.setHeader(k, v);
+    res.status(error.status).json({
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+        ...(errorId ? { errorId } : {}),
+      },
+    });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+};
+
+/** `?limit=` as API.md defines it (default 50, max 500). */
+export const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});

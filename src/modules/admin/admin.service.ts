@@ -1,0 +1,88 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isDuplicateKey } from '../../lib/mongo.js';
+import { notFound } from '../../lib/errors.js';
+import { ApiKey, Setting, type Role } from './api-key.model.js';
+
+export type Principal = { keyId: string; name: string; role: Role };
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Creates an API key; the plain key is returned here only. */
+export async function createApiKey(
+  name: string,
+  role: Role,
+): Promise<{ id: string; key: string; role: Role; name: string }> {
+  const key = `lf_${randomBytes(24).toString('base64url')}`;
+  const doc = await ApiKey.create({ name, role, hash: hashKey(key), prefix: key.slice(0, 8) });
+  return { id: String(doc._id), key, role, name };
+}
+
+export async function revokeApiKey(id: string): Promise<void> {
+  const r = await ApiKey.updateOne({ _id: id, revokedAt: null }, { $set: { revokedAt: new Date() } });
+  if (r.matchedCount === 0) throw notFound('API key');
+}
+
+export async function listApiKeys() {
+  const keys = await ApiKey.find({}, { hash: 0 }).sort({ _id: 1 }).lean();
+  return keys.map((k) => ({
+    id: String(k._id),
+    name: k.name,
+    role: k.role,
+    prefix: k.prefix,
+    revokedAt: k.revokedAt,
+    createdAt: k.createdAt,
+  }));
+}
+
+/**
+ * Who presents `key`: the ADMIN_API_KEY from the environment, or a stored, unrevoked key. Both
+ * compare sha256 digests in constant time.
+ */
+export async function authenticateKey(
+  key: string,
+  adminApiKey: string | undefined,
+): Promise<Principal | undefined> {
+  if (key.length < 16 || key.length > 200) return undefined;
+  const hash = hashKey(key);
+  if (adminApiKey && sameHash(hash, hashKey(adminApiKey))) {
+    return { keyId: 'env', name: 'ADMIN_API_KEY', role: 'admin' };
+  }
+  const doc = await ApiKey.findOne({ hash }, { hash: 1, role: 1, name: 1, revokedAt: 1 }).lean();
+  if (!doc || doc.revokedAt || !sameHash(doc.hash, hash)) return undefined;
+  return { keyId: String(doc._id), name: doc.name, role: doc.role as Role };
+}
+
+/**
+ * An install-wide value generated on first use and then shared by every process. Two processes
+ * racing on first start both end up with the one the unique `_id` let in.
+ */
+export async function getOrCreateSetting<T>(id: string, make: () => T): Promise<T> {
+  const found = await Setting.findById(id).lean<{ value: T }>();
+  if (found) return found.value;
+  try {
+    await Setting.create({ _id: id, value: make() });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+  }
+  const doc = await Setting.findById(id).lean<{ value: T }>();
+  if (!doc) throw new Error(`setting ${id} vanished`);
+  return doc.value;
+}
+
+/** The HMAC key for tracking and unsubscribe tokens: TRACKING_SECRET, else generated once. */
+export async function resolveTrackingSecret(configured: string | undefined): Promise<string> {
+  return configured ?? getOrCreateSetting('trackingSecret', () => randomBytes(32).toString('base64url'));
+}
+
+/** Is this stored key (by its plain text) still valid? Used to reuse the bootstrap key file. */
+export async function isActiveKey(key: string): Promise<boolean> {
+  return (await ApiKey.exists({ hash: hashKey(key), revokedAt: null })) !== null;
+}

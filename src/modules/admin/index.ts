@@ -1,0 +1,11 @@
+export { keyRoutes, healthRoutes, metricsRoutes } from './admin.routes.js';
+export { authenticate, allow } from './auth.js';
+export {
+  createApiKey,
+  authenticateKey,
+  isActiveKey,
+  resolveTrackingSecret,
+  getOrCreateSetting,
+  type Principal,
+} from './admin.service.js';
+export { roles, type Role } from './api-key.model.js';

@@ -1,0 +1,4 @@
+import type { AreaRoutes } from '../lib/app-types.js';
+
+/** Every domain area's routes, mounted by buildApp() in this order. */
+export const areas: AreaRoutes[] = [];

@@ -1,0 +1,33 @@
+import type { Payload } from '../../queues/index.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Runtime } from '../../lib/runtime.js';
+import { clock } from '../../lib/clock.js';
+import { Setting } from '../admin/api-key.model.js';
+
+type Task = Payload<'maintenance'>['task'];
+type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
+
+/**
+ * What each maintenance task does. Areas add theirs here (reconcile: nurture; decay: scoring;
+ * sla: handoff); a task with no entry yet is logged and acknowledged.
+ */
+export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
+  /** proves the scheduler → queue → worker path works; `leadflow status` shows the last beat */
+  heartbeat: async () =>
+    Setting.updateOne(
+      { _id: 'scheduler.heartbeat' },
+      { $set: { value: clock.now().toISOString() } },
+      { upsert: true },
+    ),
+};
+
+export function maintenanceProcessor(rt: Runtime) {
+  return async (payload: Payload<'maintenance'>, { log }: { log: Logger }) => {
+    const fn = maintenanceTasks[payload.task];
+    if (!fn) {
+      log.debug({ task: payload.task }, 'no handler for this maintenance task yet');
+      return { task: payload.task, handled: false };
+    }
+    return { task: payload.task, handled: true, result: await fn(rt, log) };
+  };
+}

@@ -1,0 +1,56 @@
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import type { AddressInfo } from 'node:net';
+import { waitFor } from './wait.js';
+
+export type SinkMessage = { raw: Buffer; parsed: ParsedMail; envelopeTo: string[] };
+
+/**
+ * A real SMTP server on loopback that keeps what it receives, parsed with mailparser.
+ * `reject` decides per recipient: return an SMTP code (e.g. 550) to refuse it.
+ */
+export async function startSmtpSink(opts: { reject?: (rcpt: string) => number | undefined } = {}) {
+  const messages: SinkMessage[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onRcptTo(address, _session, cb) {
+      const code = opts.reject?.(address.address);
+      if (code) {
+        const err = Object.assign(new Error(`${code} recipient refused`), { responseCode: code });
+        cb(err);
+        return;
+      }
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        simpleParser(raw).then(
+          (parsed) => {
+            messages.push({ raw, parsed, envelopeTo: session.envelope.rcptTo.map((r) => r.address) });
+            cb();
+          },
+          (err: Error) => cb(err),
+        );
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    port,
+    messages,
+    /** waits until `n` messages (optionally matching) have arrived */
+    waitForCount: (n: number, filter: (m: SinkMessage) => boolean = () => true, timeout = 15_000) =>
+      waitFor(() => (messages.filter(filter).length >= n ? messages.filter(filter) : undefined), {
+        timeout,
+        what: `${n} email(s)`,
+      }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,17 @@
+import type { Worker } from 'bullmq';
+import { isMain } from '../src/lib/is-main.js';
+import { startRuntime, type Runtime } from '../src/lib/runtime.js';
+import { startMaintenanceWorker } from './maintenance.js';
+
+/** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
+export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
+  maintenance: startMaintenanceWorker,
+};
+
+export function startWorkers(rt: Runtime): Worker[] {
+  const started = Object.entries(workerKinds).map(([, start]) => start(rt));
+  rt.logger.info({ kinds: Object.keys(workerKinds) }, 'workers running');
+  return started;
+}
+
+if (isMain(import.meta.url)) startWorkers(await startRuntime('workers'));
