@@ -1,0 +1,191 @@
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { parse, type CsvError } from 'csv-parse';
+import { oversizedMarker } from './imports.schemas.js';
+
+export type Delimiter = ',' | ';' | '\t';
+
+/**
+ * The delimiter of a header line: whichever of `,` `;` tab occurs most outside quotes
+ * (`,` on a tie or when none does: a one-column file).
+ */
+export function detectDelimiter(headerLine: string): Delimiter {
+  const counts: Record<Delimiter, number> = { ',': 0, ';': 0, '\t': 0 };
+  let quoted = false;
+  for (const ch of headerLine) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === ',' || ch === ';' || ch === '\t')) counts[ch]++;
+  }
+  let best: Delimiter = ',';
+  for (const d of [';', '\t'] as const) if (counts[d] > counts[best]) best = d;
+  return best;
+}
+
+const LF = 0x0a;
+
+/**
+ * Keeps memory flat whatever the input: a physical line longer than `maxLineBytes` is dropped
+ * and replaced by a marker line, so the record it belonged to is rejected and parsing goes on
+ * (csv-parse's own max_record_size stops the whole parse, and with skip_records_with_error it
+ * loses the rest of the chunk). Only the current unfinished line is ever buffered.
+ */
+export class LineGuard extends Transform {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private discarding = false;
+  /** bytes seen so far (progress) */
+  bytes = 0;
+
+  constructor(private readonly maxLineBytes: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(LF, start);
+      if (this.discarding) {
+        if (nl === -1) return done();
+        this.discarding = false;
+        this.push(Buffer.from(`${oversizedMarker}\n`));
+        start = nl + 1;
+        continue;
+      }
+      if (nl === -1) {
+        this.hold(chunk.subarray(start));
+        return done();
+      }
+      // the line ending at `nl` is the pending bytes plus chunk[start..nl]
+      if (this.pendingBytes + (nl - start) > this.maxLineBytes) {
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.push(Buffer.from(`${oversizedMarker}\n`));
+        start = nl + 1;
+        continue;
+      }
+      // pass every complete line up to the last newline of the chunk in one piece
+      const last = chunk.lastIndexOf(LF);
+      let end = last;
+      // lines after the first are within this chunk: check none is too long
+      let prev = nl;
+      for (let p = chunk.indexOf(LF, nl + 1); p !== -1 && p <= last; p = chunk.indexOf(LF, p + 1)) {
+        if (p - prev - 1 > this.maxLineBytes) {
+          end = prev;
+          break;
+        }
+        prev = p;
+      }
+      if (this.pendingBytes > 0) {
+        this.push(Buffer.concat([...this.pending, chunk.subarray(start, end + 1)]));
+        this.pending = [];
+        this.pendingBytes = 0;
+      } else {
+        this.push(chunk.subarray(start, end + 1));
+      }
+      start = end + 1;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.discarding) this.push(Buffer.from(oversizedMarker));
+    else if (this.pendingBytes > 0) this.push(Buffer.concat(this.pending));
+    done();
+  }
+
+  private hold(part: Buffer): void {
+    if (this.pendingBytes + part.length > this.maxLineBytes) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.discarding = true;
+      return;
+    }
+    this.pending.push(part);
+    this.pendingBytes += part.length;
+  }
+}
+
+export type CsvRecord =
+  /** `row`: the record's number in the file counting the header as 1, as a spreadsheet shows it */
+  { row: number; fields: string[] } | { row: number; error: string };
+
+export type ReadCsvOptions = {
+  /** longest physical line kept; longer ones become rejected rows (default 1 MiB) */
+  maxLineBytes?: number;
+  /** called with the bytes read so far, for progress */
+  onBytes?: (bytes: number) => void;
+};
+
+/**
+ * Streams records out of a CSV byte stream with constant memory: BOM stripped, delimiter
+ * detected from the header line, quoted newlines kept, ragged rows passed on (the caller
+ * rejects them), oversized lines cut by {@link LineGuard}. The first record yielded is the header.
+ */
+export async function* readCsv(
+  source: AsyncIterable<Buffer | string>,
+  opts: ReadCsvOptions = {},
+): AsyncGenerator<CsvRecord> {
+  const maxLineBytes = opts.maxLineBytes ?? 1024 * 1024;
+  const guard = new LineGuard(maxLineBytes);
+  const input = Readable.from(source, { objectMode: false });
+  input.on('error', (err) => guard.destroy(err));
+  input.pipe(guard);
+
+  // read until the header line is complete to choose the delimiter
+  const head: Buffer[] = [];
+  const it = guard[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let headDone = false;
+  while (!headDone) {
+    const r = await it.next();
+    if (r.done) break;
+    head.push(r.value);
+    headDone = r.value.includes(LF);
+  }
+  if (head.length === 0) return;
+  const headBuf = Buffer.concat(head);
+  const firstLine = headBuf.subarray(0, headBuf.indexOf(LF) === -1 ? headBuf.length : headBuf.indexOf(LF));
+  const delimiter = detectDelimiter(firstLine.toString('utf8'));
+
+  let skipped: { row: number; error: string }[] = [];
+  let row = 0;
+  const parser = parse({
+    bom: true,
+    delimiter,
+    relax_column_count: true,
+    // a stray quote inside an unquoted field is kept as text rather than failing the file
+    relax_quotes: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    // backstop against a record of many short lines inside an unclosed quote
+    max_record_size: maxLineBytes * 4,
+    // rows are numbered here, in parse order, since skips are reported before buffered records are read
+    on_record: (fields: string[]) => ({ row: ++row, fields }),
+    on_skip: (err: CsvError | undefined) => {
+      skipped.push({ row: ++row, error: err?.message ?? 'the row cannot be parsed' });
+    },
+  });
+  const feed = Readable.from(
+    (async function* () {
+      yield headBuf;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        opts.onBytes?.(guard.bytes);
+        yield r.value;
+      }
+    })(),
+  );
+  feed.on('error', (err) => parser.destroy(err));
+  feed.pipe(parser);
+
+  for await (const record of parser as AsyncIterable<{ row: number; fields: string[] }>) {
+    // keep file order: a skip may be reported while earlier records are still buffered
+    if (skipped.length > 0 && skipped[0]!.row < record.row) {
+      yield* skipped.filter((s) => s.row < record.row);
+      skipped = skipped.filter((s) => s.row > record.row);
+    }
+    yield record;
+  }
+  yield* skipped;
+  opts.onBytes?.(guard.bytes);
+}
