@@ -17,7 +17,7 @@ export const safeText = (max: number) =>
 
 /** Names reach mail headers and HTML pages: no line breaks, control characters or angle brackets. */
 export const nameText = (max = 200) =>
-  safeText(max).refine((s) => !/[\u0000-\u001f\u007f<>]/.test(s), {
+  safeText(max).refine((s) => !/[\p{Cc}<>]/u.test(s), {
     message: 'must not contain line breaks, control characters, < or >',
   });
 
