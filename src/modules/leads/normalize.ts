@@ -12,7 +12,7 @@ export function emailKey(email: string): string {
 /** Names and free text: trimmed, inner runs of whitespace (incl. CR/LF) collapsed; empty → null. */
 export function cleanText(v: string | null | undefined): string | null {
   if (v === null || v === undefined) return null;
-  const s = v.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim();
+  const s = v.replace(/[\s\p{Cc}]+/gu, ' ').trim();
   return s === '' ? null : s;
 }
 
