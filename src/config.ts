@@ -71,6 +71,10 @@ const envSchema = z.object({
   /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100),
   WORKER_CONCURRENCY: intFrom(8, 1, 1000),
+  /** Largest CSV accepted by POST /api/imports, in bytes. */
+  IMPORT_MAX_BYTES: intFrom(200 * 1024 * 1024, 1024),
+  /** Longest CSV line (one record, or one physical line of a multi-line record) an import accepts. */
+  IMPORT_MAX_LINE_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
 });
 
 export type Config = {
@@ -94,6 +98,7 @@ export type Config = {
   rateLimit: { publicPerWindow: number; windowSeconds: number };
   shutdownTimeoutMs: number;
   workerConcurrency: number;
+  imports: { maxBytes: number; maxLineBytes: number };
 };
 
 /** Raised when the environment does not parse; the message names every bad key. */
@@ -153,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimit: { publicPerWindow: e.RATE_LIMIT_PUBLIC, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    imports: { maxBytes: e.IMPORT_MAX_BYTES, maxLineBytes: e.IMPORT_MAX_LINE_BYTES },
   };
 }
 

@@ -1,5 +1,5 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
+import { parse, type CsvError, type Options } from 'csv-parse';
 import { oversizedMarker } from './imports.schemas.js';
 
 export type Delimiter = ',' | ';' | '\t';
@@ -148,7 +148,7 @@ export async function* readCsv(
 
   let skipped: { row: number; error: string }[] = [];
   let row = 0;
-  const parser = parse({
+  const options: Options<{ row: number; fields: string[] }, string[]> = {
     bom: true,
     delimiter,
     relax_column_count: true,
@@ -162,8 +162,11 @@ export async function* readCsv(
     on_record: (fields: string[]) => ({ row: ++row, fields }),
     on_skip: (err: CsvError | undefined) => {
       skipped.push({ row: ++row, error: err?.message ?? 'the row cannot be parsed' });
+      return undefined;
     },
-  });
+  };
+  // the typings only allow a record-shaped on_record result together with `columns`
+  const parser = parse(options as unknown as Options);
   const feed = Readable.from(
     (async function* () {
       yield headBuf;

@@ -9,9 +9,7 @@
 export type ImportField = 'email' | 'firstName' | 'lastName' | 'company' | 'title' | 'phone' | 'country';
 
 export type ColumnTarget =
-  | { kind: 'field'; key: ImportField }
-  | { kind: 'attribute'; key: string }
-  | { kind: 'ignore' };
+  { kind: 'field'; key: ImportField } | { kind: 'attribute'; key: string } | { kind: 'ignore' };
 
 export type HeaderMapping = {
   /** one target per column, in column order */
@@ -30,7 +28,15 @@ const fieldSynonyms: Record<ImportField, string[]> = {
   firstName: ['firstname', 'givenname', 'forename', 'first'],
   lastName: ['lastname', 'surname', 'familyname', 'last'],
   // Salesforce "Company"/"Account Name", HubSpot "Company Name"/"Associated Company"
-  company: ['company', 'companyname', 'account', 'accountname', 'organization', 'organisation', 'associatedcompany'],
+  company: [
+    'company',
+    'companyname',
+    'account',
+    'accountname',
+    'organization',
+    'organisation',
+    'associatedcompany',
+  ],
   title: ['title', 'jobtitle', 'position', 'role'],
   // Salesforce "Phone", HubSpot "Phone Number"
   phone: ['phone', 'phonenumber', 'businessphone', 'workphone', 'telephone', 'tel'],
@@ -44,7 +50,15 @@ const attributeSynonyms: Record<string, string[]> = {
   leadSource: ['leadsource', 'originalsource', 'source'],
   street: ['street', 'mailingstreet', 'streetaddress', 'address', 'billingstreet'],
   city: ['city', 'mailingcity', 'billingcity'],
-  state: ['state', 'stateprovince', 'mailingstate', 'mailingstateprovince', 'stateregion', 'billingstate', 'province'],
+  state: [
+    'state',
+    'stateprovince',
+    'mailingstate',
+    'mailingstateprovince',
+    'stateregion',
+    'billingstate',
+    'province',
+  ],
   postalCode: [
     'zip',
     'zipcode',
@@ -71,7 +85,14 @@ for (const [key, names] of Object.entries(attributeSynonyms)) {
   for (const n of names) lookup.set(headerKey(n), { kind: 'attribute', key });
 }
 
-const reservedKeys = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
+const reservedKeys = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'hasOwnProperty',
+  'toString',
+  'valueOf',
+]);
 
 /**
  * A custom attribute key from any header: camelCase letters and digits only, so never `$`, `.`,
@@ -83,9 +104,12 @@ export function safeAttributeKey(header: string): string {
     .replace(/[^A-Za-z0-9]+/g, ' ')
     .trim()
     .split(' ')
-    .filter(Boolean);
+    .filter(Boolean)
+    .map((w) => (w === w.toUpperCase() ? w.toLowerCase() : w));
   let key = words
-    .map((w, i) => (i === 0 ? w.charAt(0).toLowerCase() + w.slice(1) : w.charAt(0).toUpperCase() + w.slice(1)))
+    .map((w, i) =>
+      i === 0 ? w.charAt(0).toLowerCase() + w.slice(1) : w.charAt(0).toUpperCase() + w.slice(1),
+    )
     .join('')
     .slice(0, 64);
   if (/^[0-9]/.test(key)) key = `c${key}`.slice(0, 64);
@@ -93,15 +117,25 @@ export function safeAttributeKey(header: string): string {
 }
 
 /** Maps a header row to targets. Two columns aiming at one target: both are kept, first non-empty wins. */
-export function mapHeader(rawHeaders: string[]): HeaderMapping {
+export function mapHeader(rawHeaders: string[], maxAttributes = 100): HeaderMapping {
   const headers = rawHeaders.map((h) => h.trim());
+  const attributeKeys = new Set<string>();
   const columns = headers.map((h): ColumnTarget => {
     const known = lookup.get(headerKey(h));
-    if (known) return known;
-    const key = safeAttributeKey(h);
-    return key ? { kind: 'attribute', key } : { kind: 'ignore' };
+    if (known?.kind === 'field') return known;
+    const key = known?.kind === 'attribute' ? known.key : safeAttributeKey(h);
+    if (!key) return { kind: 'ignore' };
+    // a lead holds a bounded number of attributes: columns past the limit are left out (and reported)
+    if (!attributeKeys.has(key) && attributeKeys.size >= maxAttributes) return { kind: 'ignore' };
+    attributeKeys.add(key);
+    return { kind: 'attribute', key };
   });
   return { columns, headers };
+}
+
+/** Columns that will not be imported (no usable name, or past the attribute limit), for the report. */
+export function ignoredColumns(mapping: HeaderMapping): string[] {
+  return mapping.headers.filter((_, i) => mapping.columns[i]!.kind === 'ignore');
 }
 
 /** True when some column is the email: without one no row can be imported. */

@@ -1,52 +1,26 @@
 import { z } from 'zod';
-import { cleanText } from '../leads/normalize.js';
+import { cleanText, leadInputSchema, type LeadInput } from '../leads/index.js';
 import type { HeaderMapping, ImportField } from './header-map.js';
-
-/** Longest value kept for a name-like lead field, and for a custom attribute. */
-export const maxFieldChars = 200;
-export const maxAttributeChars = 5000;
 
 /** Marks a record the line guard cut because it was too large (a NUL never occurs in text CSV). */
 export const oversizedMarker = '\u0000leadflow:oversized\u0000';
 
-/** One lead as a CSV row describes it, cleaned and validated. */
-export type ImportLead = {
-  email: string;
-  firstName?: string;
-  lastName?: string;
-  company?: string;
-  title?: string;
-  phone?: string;
-  country?: string;
-  attributes: Record<string, string>;
-};
+/** At most this many custom attributes per lead (the capture schema's limit). */
+export const maxAttributes = 100;
 
-export type RowResult = { ok: true; lead: ImportLead } | { ok: false; reasons: string[] };
+export type RowResult = { ok: true; lead: LeadInput } | { ok: false; reasons: string[] };
 
-/** Names reach pages and email headers: markup and line breaks are removed, not escaped later. */
+/** Names reach pages and email headers: markup and line breaks are removed here, at the door. */
 export function cleanName(v: string): string | undefined {
-  const s = cleanText(v.replace(/<[^>]*>/g, ' ').replace(/[<>]/g, ''));
-  return s ?? undefined;
+  return cleanText(v.replace(/<[^>]*>/g, ' ').replace(/[<>]/g, '')) ?? undefined;
 }
 
-const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
-
-const rowSchema = z.strictObject({
-  email: z.email('must be a valid email address').max(254, 'must be at most 254 characters'),
-  firstName: text(maxFieldChars).optional(),
-  lastName: text(maxFieldChars).optional(),
-  company: text(maxFieldChars).optional(),
-  title: text(maxFieldChars).optional(),
-  phone: text(50).optional(),
-  country: text(100).optional(),
-  attributes: z.record(z.string(), text(maxAttributeChars)),
-});
-
 /**
- * Turns one parsed record into a lead, or the reasons it cannot be one. Pure: the same record
- * always gives the same answer, so a re-run imports the same leads.
+ * Turns one parsed record into a lead input, or the reasons it cannot be one. Pure: the same
+ * record always gives the same answer, so a re-run imports the same leads. Validation is the
+ * capture schema's, so an imported lead obeys the same rules as a form's or the API's.
  */
-export function toImportLead(fields: string[], mapping: HeaderMapping): RowResult {
+export function toLeadInput(fields: string[], mapping: HeaderMapping): RowResult {
   const expected = mapping.columns.length;
   if (fields.some((f) => f.includes(oversizedMarker))) {
     return { ok: false, reasons: ['the row is too large (a field exceeds the size limit)'] };
@@ -77,14 +51,14 @@ export function toImportLead(fields: string[], mapping: HeaderMapping): RowResul
     }
   }
   if (reasons.length > 0) return { ok: false, reasons };
-  const parsed = rowSchema.safeParse({ ...values, attributes });
+  if (values.email === undefined) return { ok: false, reasons: ['email: is required'] };
+  const parsed = leadInputSchema.safeParse({ ...values, attributes });
   if (!parsed.success) {
     return {
       ok: false,
       reasons: parsed.error.issues.map((i) => {
         const path = i.path.map(String);
-        const name = path[0] === 'attributes' ? path[1] : path[0];
-        return `${name ?? 'row'}: ${values.email === undefined && path[0] === 'email' ? 'is required' : i.message}`;
+        return `${(path[0] === 'attributes' ? path[1] : path[0]) ?? 'row'}: ${i.message}`;
       }),
     };
   }
@@ -93,7 +67,11 @@ export function toImportLead(fields: string[], mapping: HeaderMapping): RowResul
 
 /** `POST /api/imports` query string. */
 export const importQuery = z.strictObject({
-  source: z.string().trim().min(1, 'is required').max(200),
+  source: z
+    .string()
+    .max(200)
+    .transform((v) => cleanName(v) ?? '')
+    .pipe(z.string().min(1, 'is required')),
   sequence: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a sequence key')
