@@ -49,6 +49,8 @@ export type ImportOptions = {
   /** a physical line longer than this is rejected */
   maxLineBytes?: number;
   onProgress?: (p: ImportProgress) => void;
+  /** the header row as read (the CLI repeats it in the rejected-rows file) */
+  onHeader?: (headers: string[]) => void;
   /** every rejected row with its raw fields (the CLI writes them to `<file>.rejected.csv`) */
   onRejected?: (r: RejectedRow & { fields: string[] }) => void;
 };
@@ -169,6 +171,7 @@ export async function importCsv(
       if (!mapping) {
         if ('error' in rec) throw badRequest(`the header line cannot be read: ${rec.error}`);
         mapping = mapHeader(rec.fields, maxAttributes);
+        opts.onHeader?.(mapping.headers);
         if (!hasEmailColumn(mapping)) {
           throw validationFailed(
             [
