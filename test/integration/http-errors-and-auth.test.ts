@@ -204,3 +204,29 @@ describe('roles', () => {
     expect((await env.http().get('/healthz')).status).toBe(200);
   });
 });
+
+describe('queue dashboard', () => {
+  const basic = (key: string) => `Basic ${Buffer.from(`operator:${key}`).toString('base64')}`;
+
+  it('when a browser opens /admin/queues without a key, then 401 asks for Basic credentials', async () => {
+    const res = await env.http().get('/admin/queues');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Basic realm="leadflow"/);
+  });
+
+  it('when an admin key is the Basic password, then Bull Board lists the queues', async () => {
+    const page = await env.http().get('/admin/queues').set('Authorization', basic(ADMIN_KEY));
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    const api = await env.http().get('/admin/queues/api/queues').set('Authorization', basic(ADMIN_KEY));
+    expect(api.status).toBe(200);
+    const names = (api.body.queues as { name: string }[]).map((q) => q.name).sort();
+    expect(names).toContain('nurture');
+    expect(names).toContain('email');
+  });
+
+  it('when a sales key is the Basic password, then 403', async () => {
+    const key = await env.keyFor('sales');
+    expect((await env.http().get('/admin/queues').set('Authorization', basic(key))).status).toBe(403);
+  });
+});
