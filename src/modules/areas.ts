@@ -1,6 +1,7 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
+import { formRoutes } from './forms/index.js';
 import { leadRoutes } from './leads/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
-export const areas: AreaRoutes[] = [leadRoutes, crmRoutes];
+export const areas: AreaRoutes[] = [formRoutes, leadRoutes, crmRoutes];

@@ -138,7 +138,11 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
       properties: { from: lead.lifecycleStage, to: patch.lifecycleStage },
     });
   }
-  const updated = await Lead.findByIdAndUpdate(lead._id, { $set: set }, { new: true }).lean<LeadDoc>();
+  const updated = await Lead.findByIdAndUpdate(
+    lead._id,
+    { $set: set },
+    { returnDocument: 'after' },
+  ).lean<LeadDoc>();
   if (!updated) throw notFound('lead');
   await recordEvents(events);
   return toLeadJson(updated);
