@@ -17,3 +17,16 @@ export {
   type CaptureResult,
   type CaptureVia,
 } from './capture.service.js';
+export { toLeadJson, type LeadJson } from './lead.view.js';
+export {
+  getLead,
+  resolveLead,
+  listLeads,
+  patchLead,
+  deleteLead,
+  findDuplicates,
+  mergeLeads,
+  getTimeline,
+  registerLeadOwnedCollection,
+} from './lead.service.js';
+export { leadRoutes } from './leads.routes.js';

@@ -110,6 +110,6 @@ export const timelineQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z
     .string()
-    .regex(/^[a-f0-9]{24}$/, 'must be a cursor from nextCursor')
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be a cursor from nextCursor')
     .optional(),
 });
