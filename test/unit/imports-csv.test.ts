@@ -78,6 +78,23 @@ describe('CSV reading', () => {
     expect(r).toEqual({ ok: false, reasons: ['First Name: is not valid UTF-8'] });
   });
 
+  it('when the source fails midway, then reading fails with its error instead of hanging', async () => {
+    async function* failing() {
+      yield Buffer.from('Email,Name\na@example.com,A\n');
+      await Promise.resolve();
+      throw new Error('connection reset');
+    }
+    const read = async () => {
+      for await (const _ of readCsv(failing())) void _;
+    };
+    await expect(read()).rejects.toThrow('connection reset');
+  });
+
+  it('when the file is only a header without a line end, or empty, then that is what is read', async () => {
+    expect(fieldsOf(await records(['Email;Name']))).toEqual([['Email', 'Name']]);
+    expect(await records([''])).toEqual([]);
+  });
+
   it('when a multi-byte character is split across chunks, then it is decoded intact', async () => {
     const rs = await records(['Email,First Name\nz@example.com,Zoë Łukasz 日本\n'], { chunk: 1 });
     expect(fieldsOf(rs)[1]).toEqual(['z@example.com', 'Zoë Łukasz 日本']);

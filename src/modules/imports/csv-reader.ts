@@ -1,5 +1,5 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { parse, type CsvError, type Options } from 'csv-parse';
+import { parse, type CsvError, type Options, type Parser } from 'csv-parse';
 import { oversizedMarker } from './imports.schemas.js';
 
 export type Delimiter = ',' | ';' | '\t';
@@ -116,79 +116,137 @@ export type ReadCsvOptions = {
   onBytes?: (bytes: number) => void;
 };
 
+/** Resolves when `stream` may have data to read, has ended, or rejects when it fails. */
+function readableOrEnd(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ok = () => {
+      cleanup();
+      resolve();
+    };
+    const fail = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      stream.off('readable', ok);
+      stream.off('end', ok);
+      stream.off('close', ok);
+      stream.off('error', fail);
+    };
+    stream.on('readable', ok);
+    stream.on('end', ok);
+    stream.on('close', ok);
+    stream.on('error', fail);
+  });
+}
+
+const isDone = (s: Readable) => s.readableEnded || s.destroyed;
+
 /**
- * Streams records out of a CSV byte stream with constant memory: BOM stripped, delimiter
- * detected from the header line, quoted newlines kept, ragged rows passed on (the caller
- * rejects them), oversized lines cut by {@link LineGuard}. The first record yielded is the header.
+ * Streams records out of a CSV byte stream with constant memory, a batch per chunk read (per-record
+ * promises would cost more than parsing): BOM stripped, delimiter detected from the header line,
+ * quoted newlines kept, ragged rows passed on (the caller rejects them), oversized lines cut by
+ * {@link LineGuard}. The first record is the header.
  */
+export async function* readCsvBatches(
+  source: AsyncIterable<Buffer | string>,
+  opts: ReadCsvOptions = {},
+): AsyncGenerator<CsvRecord[]> {
+  const maxLineBytes = opts.maxLineBytes ?? 1024 * 1024;
+  const guard = new LineGuard(maxLineBytes);
+  const input = Readable.from(source, { objectMode: false });
+  // failures surface through `errored` where this generator waits, never as unhandled 'error' events
+  const surfaced = () => undefined;
+  input.on('error', (err) => guard.destroy(err));
+  guard.on('error', surfaced);
+  input.pipe(guard);
+
+  let parserRef: Parser | undefined;
+  try {
+    // read until the header line is complete to choose the delimiter, then put it back
+    const head: Buffer[] = [];
+    for (;;) {
+      const chunk = guard.read() as Buffer | null;
+      if (chunk !== null) {
+        head.push(chunk);
+        if (chunk.includes(LF)) break;
+        continue;
+      }
+      if (guard.errored) throw guard.errored;
+      if (isDone(guard)) break;
+      await readableOrEnd(guard);
+    }
+    if (guard.errored) throw guard.errored;
+    if (head.length === 0) return;
+    const headBuf = Buffer.concat(head);
+    const nl = headBuf.indexOf(LF);
+    const delimiter = detectDelimiter(headBuf.subarray(0, nl === -1 ? headBuf.length : nl).toString('utf8'));
+
+    let skipped: { row: number; error: string }[] = [];
+    let row = 0;
+    const options: Options<{ row: number; fields: string[] }, string[]> = {
+      bom: true,
+      delimiter,
+      relax_column_count: true,
+      // a stray quote inside an unquoted field is kept as text rather than failing the file
+      relax_quotes: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      // backstop against a record of many short lines inside an unclosed quote
+      max_record_size: maxLineBytes * 4,
+      // rows are numbered here, in parse order, since skips are reported before buffered records are read
+      on_record: (fields: string[]) => ({ row: ++row, fields }),
+      on_skip: (err: CsvError | undefined) => {
+        skipped.push({ row: ++row, error: err?.message ?? 'the row cannot be parsed' });
+        return undefined;
+      },
+    };
+    // the typings only allow a record-shaped on_record result together with `columns`
+    const parser = parse(options as unknown as Options);
+    parserRef = parser;
+    parser.on('error', surfaced);
+    guard.on('error', (err) => parser.destroy(err));
+    if (isDone(guard)) parser.end(headBuf);
+    else {
+      guard.unshift(headBuf);
+      guard.pipe(parser);
+    }
+
+    for (;;) {
+      const batch: CsvRecord[] = [];
+      for (
+        let rec = parser.read() as CsvRecord | null;
+        rec !== null;
+        rec = parser.read() as CsvRecord | null
+      ) {
+        // keep file order: a skip may be reported while earlier records are still buffered
+        if (skipped.length > 0 && skipped[0]!.row < rec.row) {
+          batch.push(...skipped.filter((x) => x.row < rec!.row));
+          skipped = skipped.filter((x) => x.row > rec!.row);
+        }
+        batch.push(rec);
+      }
+      if (batch.length > 0) {
+        opts.onBytes?.(guard.bytes);
+        yield batch;
+        continue;
+      }
+      if (parser.errored) throw parser.errored;
+      if (isDone(parser)) break;
+      await readableOrEnd(parser);
+    }
+    if (skipped.length > 0) yield skipped;
+    opts.onBytes?.(guard.bytes);
+  } finally {
+    // stopped early (a failed batch, an aborted request): release the file or socket at once
+    for (const s of [input, guard, parserRef]) if (s && !s.destroyed) s.destroy();
+  }
+}
+
+/** {@link readCsvBatches}, one record at a time. */
 export async function* readCsv(
   source: AsyncIterable<Buffer | string>,
   opts: ReadCsvOptions = {},
 ): AsyncGenerator<CsvRecord> {
-  const maxLineBytes = opts.maxLineBytes ?? 1024 * 1024;
-  const guard = new LineGuard(maxLineBytes);
-  const input = Readable.from(source, { objectMode: false });
-  input.on('error', (err) => guard.destroy(err));
-  input.pipe(guard);
-
-  // read until the header line is complete to choose the delimiter
-  const head: Buffer[] = [];
-  const it = guard[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let headDone = false;
-  while (!headDone) {
-    const r = await it.next();
-    if (r.done) break;
-    head.push(r.value);
-    headDone = r.value.includes(LF);
-  }
-  if (head.length === 0) return;
-  const headBuf = Buffer.concat(head);
-  const firstLine = headBuf.subarray(0, headBuf.indexOf(LF) === -1 ? headBuf.length : headBuf.indexOf(LF));
-  const delimiter = detectDelimiter(firstLine.toString('utf8'));
-
-  let skipped: { row: number; error: string }[] = [];
-  let row = 0;
-  const options: Options<{ row: number; fields: string[] }, string[]> = {
-    bom: true,
-    delimiter,
-    relax_column_count: true,
-    // a stray quote inside an unquoted field is kept as text rather than failing the file
-    relax_quotes: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    // backstop against a record of many short lines inside an unclosed quote
-    max_record_size: maxLineBytes * 4,
-    // rows are numbered here, in parse order, since skips are reported before buffered records are read
-    on_record: (fields: string[]) => ({ row: ++row, fields }),
-    on_skip: (err: CsvError | undefined) => {
-      skipped.push({ row: ++row, error: err?.message ?? 'the row cannot be parsed' });
-      return undefined;
-    },
-  };
-  // the typings only allow a record-shaped on_record result together with `columns`
-  const parser = parse(options as unknown as Options);
-  const feed = Readable.from(
-    (async function* () {
-      yield headBuf;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        opts.onBytes?.(guard.bytes);
-        yield r.value;
-      }
-    })(),
-  );
-  feed.on('error', (err) => parser.destroy(err));
-  feed.pipe(parser);
-
-  for await (const record of parser as AsyncIterable<{ row: number; fields: string[] }>) {
-    // keep file order: a skip may be reported while earlier records are still buffered
-    if (skipped.length > 0 && skipped[0]!.row < record.row) {
-      yield* skipped.filter((s) => s.row < record.row);
-      skipped = skipped.filter((s) => s.row > record.row);
-    }
-    yield record;
-  }
-  yield* skipped;
-  opts.onBytes?.(guard.bytes);
+  for await (const batch of readCsvBatches(source, opts)) yield* batch;
 }

@@ -6,8 +6,8 @@ import { LeadEvent } from '../events/event.model.js';
 import { captureLeads, emailKey, type LeadInput } from '../leads/index.js';
 import { hasEmailColumn, ignoredColumns, mapHeader, type HeaderMapping } from './header-map.js';
 import { Import, rejectedSampleSize, type ImportDoc } from './import.model.js';
-import { readCsv } from './csv-reader.js';
-import { maxAttributes, toLeadInput } from './imports.schemas.js';
+import { readCsvBatches } from './csv-reader.js';
+import { maxAttributes, oversizedMarker, toLeadInput } from './imports.schemas.js';
 
 export type RejectedRow = { row: number; reasons: string[] };
 
@@ -109,7 +109,13 @@ export async function importCsv(
     counts.rejected++;
     if (sample.length < rejectedSampleSize)
       sample.push({ row, reasons: reasons.map((r) => r.slice(0, 300)) });
-    opts.onRejected?.({ row, reasons, fields });
+    // a cut (oversized) row has nothing worth repeating
+    opts.onRejected?.({
+      row,
+      reasons,
+      fields: fields.some((f) => f.includes(oversizedMarker)) ? [] : fields,
+    });
+    if (counts.rejected % 1000 === 0) progress();
   };
   const progress = () => opts.onProgress?.({ ...counts });
 
@@ -161,46 +167,47 @@ export async function importCsv(
 
   try {
     let batch: Pending[] = [];
-    const records = readCsv(input, {
+    const batches = readCsvBatches(input, {
       maxLineBytes: opts.maxLineBytes,
       onBytes: (b) => {
         counts.bytes = b;
       },
     });
-    for await (const rec of records) {
-      if (!mapping) {
-        if ('error' in rec) throw badRequest(`the header line cannot be read: ${rec.error}`);
-        mapping = mapHeader(rec.fields, maxAttributes);
-        opts.onHeader?.(mapping.headers);
-        if (!hasEmailColumn(mapping)) {
-          throw validationFailed(
-            [
-              {
-                path: 'header',
-                message: 'no email column (expected a column such as "Email" or "Email Address")',
-              },
-            ],
-            'the CSV has no email column',
-          );
+    for await (const recs of batches)
+      for (const rec of recs) {
+        if (!mapping) {
+          if ('error' in rec) throw badRequest(`the header line cannot be read: ${rec.error}`);
+          mapping = mapHeader(rec.fields, maxAttributes);
+          opts.onHeader?.(mapping.headers);
+          if (!hasEmailColumn(mapping)) {
+            throw validationFailed(
+              [
+                {
+                  path: 'header',
+                  message: 'no email column (expected a column such as "Email" or "Email Address")',
+                },
+              ],
+              'the CSV has no email column',
+            );
+          }
+          continue;
         }
-        continue;
+        counts.rows++;
+        if ('error' in rec) {
+          reject(rec.row, [rec.error], []);
+          continue;
+        }
+        const r = toLeadInput(rec.fields, mapping);
+        if (!r.ok) {
+          reject(rec.row, r.reasons, rec.fields);
+          continue;
+        }
+        batch.push({ row: rec.row, lead: r.lead, key: rowEventKey(r.lead, opts.source, opts.sequenceKey) });
+        if (batch.length >= batchSize) {
+          await launch(batch);
+          batch = [];
+        }
       }
-      counts.rows++;
-      if ('error' in rec) {
-        reject(rec.row, [rec.error], []);
-        continue;
-      }
-      const r = toLeadInput(rec.fields, mapping);
-      if (!r.ok) {
-        reject(rec.row, r.reasons, rec.fields);
-        continue;
-      }
-      batch.push({ row: rec.row, lead: r.lead, key: rowEventKey(r.lead, opts.source, opts.sequenceKey) });
-      if (batch.length >= batchSize) {
-        await launch(batch);
-        batch = [];
-      }
-    }
     if (!mapping) throw badRequest('the CSV is empty: a header line is required');
     if (batch.length > 0) await launch(batch);
     await Promise.all(inFlight);
