@@ -266,6 +266,28 @@ describe('/api/leads', () => {
     expect(self.status).toBe(400);
   });
 
+  it("when a converted lead's contact comes back, then the submission lands on that person, flagged for sales", async () => {
+    const { body: lead } = await post({ email: 'returning@example.com', firstName: 'Rita' });
+    const contact = await Contact.create({
+      email: 'returning@example.com',
+      emailKey: 'returning@example.com',
+      leadId: lead.id,
+    });
+    await Lead.updateOne(
+      { _id: lead.id },
+      { $set: { status: 'converted', conversion: { contactId: String(contact._id) } } },
+    );
+    const again = await post({ email: 'Returning@Example.com', title: 'VP' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: lead.id, existingContactId: String(contact._id), title: 'VP' });
+    expect(await Lead.countDocuments({ emailKey: 'returning@example.com' })).toBe(1);
+    const t = await env.http().get(`/api/leads/${lead.id}/timeline`).set(auth);
+    expect(t.body.items[0]).toMatchObject({
+      kind: 'api_submit',
+      properties: { contactId: String(contact._id), contactReturned: true, created: false },
+    });
+  });
+
   it('when the input is hostile, then the answer is a 4xx and nothing is written', async () => {
     const before = await Lead.countDocuments();
     const cases: [string, () => Promise<{ status: number }>][] = [
