@@ -165,6 +165,10 @@ describe('/api/leads', () => {
     expect((await env.http().delete(`/api/leads/${lead.id}`).set(auth)).status).toBe(204);
     const s = await Suppression.findOne({ emailHash: emailHash('unsub@example.com') }).lean();
     expect(s?.reason).toBe('unsubscribe');
+    // the person comes back: a new lead, and the unsubscribe is still honoured
+    const back = await post({ email: 'Unsub@example.com' });
+    expect(back.status).toBe(201);
+    expect(back.body.unsubscribed).toBe(true);
   });
 
   it('when duplicates are asked for, then leads and contacts matching by name+company or phone come with reasons', async () => {
