@@ -334,6 +334,25 @@ describe('/api/leads', () => {
             ),
       ],
       ['bad id', () => env.http().get('/api/leads/not-an-id').set(auth)],
+      ['repeated query value', () => env.http().get('/api/leads?email=a@b.co&email=c@d.co').set(auth)],
+      [
+        'operator in PATCH',
+        () =>
+          env
+            .http()
+            .patch(`/api/leads/${'a'.repeat(24)}`)
+            .set(auth)
+            .send({ status: { $gt: '' } }),
+      ],
+      [
+        'operator in merge ids',
+        () =>
+          env
+            .http()
+            .post(`/api/leads/${'a'.repeat(24)}/merge`)
+            .set(auth)
+            .send({ ids: { $gt: '' } }),
+      ],
       ['bad idempotency key', () => post({ email: 'ik@example.com' }, { 'Idempotency-Key': 'a b' })],
     ];
     for (const [name, run] of cases) {

@@ -102,7 +102,10 @@ export const formRoutes: AreaRoutes = {
       windowSeconds: config.rateLimit.windowSeconds,
       logger: deps.logger,
       // per client and form: one busy form does not lock a visitor out of another
-      key: (req) => `form:${String(req.params.formId)}:${req.ip ?? 'unknown'}`,
+      key: (req) => {
+        const formId = String(req.params.formId);
+        return `form:${formIdPattern.test(formId) ? formId : '(invalid)'}:${req.ip ?? 'unknown'}`;
+      },
     });
 
     r.get('/f/embed.js', (_req, res) => {
