@@ -4,6 +4,8 @@ import { EmailSend } from '../../src/modules/email/send.model.js';
 import { Suppression, emailHash } from '../../src/modules/email/suppression.model.js';
 import { LeadEvent } from '../../src/modules/events/event.model.js';
 import { Lead } from '../../src/modules/leads/index.js';
+import { IdempotencyKey } from '../../src/modules/leads/idempotency.model.js';
+import { hashRequest } from '../../src/modules/leads/idempotency.service.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 
 describe('/api/leads', () => {
@@ -65,6 +67,25 @@ describe('/api/leads', () => {
     expect(c.status).toBe(409);
     expect(c.body.error.code).toBe('conflict');
     expect(await Lead.countDocuments({ emailKey: 'other@example.com' })).toBe(0);
+  });
+
+  it('when a claim was left pending by a crashed request, then it blocks a retry only for a minute', async () => {
+    const body = { email: 'stale@example.com' };
+    const claim = { requestHash: hashRequest(body), state: 'pending', status: null, body: null };
+    await IdempotencyKey.collection.insertMany([
+      { ...claim, key: 'env:POST /api/leads:k-fresh', createdAt: new Date(), updatedAt: new Date() },
+      {
+        ...claim,
+        key: 'env:POST /api/leads:k-stale',
+        createdAt: new Date(Date.now() - 120_000),
+        updatedAt: new Date(),
+      },
+    ]);
+    const fresh = await post(body, { 'Idempotency-Key': 'k-fresh' });
+    expect(fresh.status).toBe(409);
+    const stale = await post(body, { 'Idempotency-Key': 'k-stale' });
+    expect(stale.status).toBe(201);
+    expect(stale.body.email).toBe('stale@example.com');
   });
 
   it('when leads are listed with filters and a cursor, then pages cover each match once', async () => {
