@@ -1,4 +1,7 @@
+import { Redis } from 'ioredis';
+import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
 import { Account, Contact } from '../../src/modules/crm/index.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { Suppression, emailHash } from '../../src/modules/email/suppression.model.js';
@@ -311,6 +314,27 @@ describe('/api/leads', () => {
       kind: 'api_submit',
       properties: { contactId: String(contact._id), contactReturned: true, created: false },
     });
+  });
+
+  it('when the queue connection is down, then intake answers 503 and writes nothing', async () => {
+    // a real client to a port nothing listens on: the state an API process is in when Redis is away
+    const down = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    down.on('error', () => undefined);
+    await env.http().put('/api/forms/avail').set(auth).send({ name: 'Avail' }).expect(200);
+    const app = request(buildApp({ ...env.rt, redis: down }));
+    const api = await app.post('/api/leads').set(auth).send({ email: 'down1@example.com' });
+    const form = await app.post('/f/avail').send({ email: 'down2@example.com' });
+    expect([api.status, form.status]).toEqual([503, 503]);
+    expect(api.body.error.code).toBe('unavailable');
+    expect(api.headers['retry-after']).toBeDefined();
+    expect(await Lead.countDocuments({ emailKey: { $in: ['down1@example.com', 'down2@example.com'] } })).toBe(
+      0,
+    );
+    down.disconnect();
   });
 
   it('when the input is hostile, then the answer is a 4xx and nothing is written', async () => {

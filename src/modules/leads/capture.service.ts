@@ -1,4 +1,6 @@
+import type { RequestHandler } from 'express';
 import { Types } from 'mongoose';
+import { unavailable } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
 import { enqueueBulk } from '../../queues/index.js';
 import { Contact } from '../crm/contact.model.js';
@@ -248,4 +250,15 @@ async function fillExistingLeads(
   }
   if (ops.length) await Lead.bulkWrite(ops, { ordered: false, timestamps: false });
   return missing;
+}
+
+/**
+ * Intake answers 503 before writing anything while the queue connection is down: a lead written
+ * without its lead-captured job would miss nurture. (A failure after the check still answers 503;
+ * the retry lands on the same lead.)
+ */
+export function requireQueueConnection(redis: { status: string }): RequestHandler {
+  return (_req, _res, next) => {
+    next(redis.status === 'ready' ? undefined : unavailable('the queue is unavailable; try again shortly'));
+  };
 }
