@@ -34,6 +34,20 @@ describe('captureLeads (the one capture path)', () => {
     expect(jobs.filter((j) => j.data.via === 'import')).toHaveLength(2);
   });
 
+  it('when a batch mixes new and existing emails, then each result says which, in input order', async () => {
+    const existing = await captureLeads(
+      Array.from({ length: 50 }, (_, i) => ({ email: `mix${i * 2}@batch.example`, firstName: `Old${i}` })),
+      { via: 'import' },
+    );
+    const rows = Array.from({ length: 100 }, (_, i) => ({ email: `MIX${i}@batch.example`, title: `T${i}` }));
+    const results = await captureLeads(rows, { via: 'import' });
+    expect(results.map((r) => r.created)).toEqual(rows.map((_, i) => i % 2 === 1));
+    expect(results.filter((_, i) => i % 2 === 0).map((r) => r.leadId)).toEqual(existing.map((r) => r.leadId));
+    expect(await Lead.countDocuments({ emailKey: /@batch\.example$/ })).toBe(100);
+    const old = await Lead.findOne({ emailKey: 'mix4@batch.example' }).lean();
+    expect(old).toMatchObject({ firstName: 'Old2', title: 'T4' });
+  });
+
   it('when an existing lead is captured again, then empty fields are filled and existing values kept', async () => {
     const first = await captureLead({ email: 'fill@example.com', firstName: 'Fay' }, { via: 'api' });
     const again = await captureLead(

@@ -73,6 +73,10 @@ describe('forms and POST /f/:formId', () => {
     expect(one.body.embed).toContain('name="_hp"');
     expect(one.body.embed).toContain('Team size &amp; &quot;scale&quot;');
     expect(one.body.embed).toContain('<script src="http://leadflow.test/f/embed.js" async></script>');
+    const hosted = await env.http().get('/f/contact-us');
+    expect(hosted.status).toBe(200);
+    expect(hosted.text).toMatch(/name="_ts" value="\d{13}"/);
+    expect(hosted.text).toContain('<title>Contact us</title>');
     const script = await env.http().get('/f/embed.js');
     expect(script.headers['content-type']).toMatch(/javascript/);
     expect(script.text).toContain('fetch(form.action');

@@ -1,9 +1,14 @@
+import { Redis } from 'ioredis';
+import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
 import { Account, Contact } from '../../src/modules/crm/index.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { Suppression, emailHash } from '../../src/modules/email/suppression.model.js';
 import { LeadEvent } from '../../src/modules/events/event.model.js';
 import { Lead } from '../../src/modules/leads/index.js';
+import { IdempotencyKey } from '../../src/modules/leads/idempotency.model.js';
+import { hashRequest } from '../../src/modules/leads/idempotency.service.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 
 describe('/api/leads', () => {
@@ -65,6 +70,25 @@ describe('/api/leads', () => {
     expect(c.status).toBe(409);
     expect(c.body.error.code).toBe('conflict');
     expect(await Lead.countDocuments({ emailKey: 'other@example.com' })).toBe(0);
+  });
+
+  it('when a claim was left pending by a crashed request, then it blocks a retry only for a minute', async () => {
+    const body = { email: 'stale@example.com' };
+    const claim = { requestHash: hashRequest(body), state: 'pending', status: null, body: null };
+    await IdempotencyKey.collection.insertMany([
+      { ...claim, key: 'env:POST /api/leads:k-fresh', createdAt: new Date(), updatedAt: new Date() },
+      {
+        ...claim,
+        key: 'env:POST /api/leads:k-stale',
+        createdAt: new Date(Date.now() - 120_000),
+        updatedAt: new Date(),
+      },
+    ]);
+    const fresh = await post(body, { 'Idempotency-Key': 'k-fresh' });
+    expect(fresh.status).toBe(409);
+    const stale = await post(body, { 'Idempotency-Key': 'k-stale' });
+    expect(stale.status).toBe(201);
+    expect(stale.body.email).toBe('stale@example.com');
   });
 
   it('when leads are listed with filters and a cursor, then pages cover each match once', async () => {
@@ -165,6 +189,10 @@ describe('/api/leads', () => {
     expect((await env.http().delete(`/api/leads/${lead.id}`).set(auth)).status).toBe(204);
     const s = await Suppression.findOne({ emailHash: emailHash('unsub@example.com') }).lean();
     expect(s?.reason).toBe('unsubscribe');
+    // the person comes back: a new lead, and the unsubscribe is still honoured
+    const back = await post({ email: 'Unsub@example.com' });
+    expect(back.status).toBe(201);
+    expect(back.body.unsubscribed).toBe(true);
   });
 
   it('when duplicates are asked for, then leads and contacts matching by name+company or phone come with reasons', async () => {
@@ -266,6 +294,49 @@ describe('/api/leads', () => {
     expect(self.status).toBe(400);
   });
 
+  it("when a converted lead's contact comes back, then the submission lands on that person, flagged for sales", async () => {
+    const { body: lead } = await post({ email: 'returning@example.com', firstName: 'Rita' });
+    const contact = await Contact.create({
+      email: 'returning@example.com',
+      emailKey: 'returning@example.com',
+      leadId: lead.id,
+    });
+    await Lead.updateOne(
+      { _id: lead.id },
+      { $set: { status: 'converted', conversion: { contactId: String(contact._id) } } },
+    );
+    const again = await post({ email: 'Returning@Example.com', title: 'VP' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: lead.id, existingContactId: String(contact._id), title: 'VP' });
+    expect(await Lead.countDocuments({ emailKey: 'returning@example.com' })).toBe(1);
+    const t = await env.http().get(`/api/leads/${lead.id}/timeline`).set(auth);
+    expect(t.body.items[0]).toMatchObject({
+      kind: 'api_submit',
+      properties: { contactId: String(contact._id), contactReturned: true, created: false },
+    });
+  });
+
+  it('when the queue connection is down, then intake answers 503 and writes nothing', async () => {
+    // a real client to a port nothing listens on: the state an API process is in when Redis is away
+    const down = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    down.on('error', () => undefined);
+    await env.http().put('/api/forms/avail').set(auth).send({ name: 'Avail' }).expect(200);
+    const app = request(buildApp({ ...env.rt, redis: down }));
+    const api = await app.post('/api/leads').set(auth).send({ email: 'down1@example.com' });
+    const form = await app.post('/f/avail').send({ email: 'down2@example.com' });
+    expect([api.status, form.status]).toEqual([503, 503]);
+    expect(api.body.error.code).toBe('unavailable');
+    expect(api.headers['retry-after']).toBeDefined();
+    expect(await Lead.countDocuments({ emailKey: { $in: ['down1@example.com', 'down2@example.com'] } })).toBe(
+      0,
+    );
+    down.disconnect();
+  });
+
   it('when the input is hostile, then the answer is a 4xx and nothing is written', async () => {
     const before = await Lead.countDocuments();
     const cases: [string, () => Promise<{ status: number }>][] = [
@@ -308,6 +379,25 @@ describe('/api/leads', () => {
             ),
       ],
       ['bad id', () => env.http().get('/api/leads/not-an-id').set(auth)],
+      ['repeated query value', () => env.http().get('/api/leads?email=a@b.co&email=c@d.co').set(auth)],
+      [
+        'operator in PATCH',
+        () =>
+          env
+            .http()
+            .patch(`/api/leads/${'a'.repeat(24)}`)
+            .set(auth)
+            .send({ status: { $gt: '' } }),
+      ],
+      [
+        'operator in merge ids',
+        () =>
+          env
+            .http()
+            .post(`/api/leads/${'a'.repeat(24)}/merge`)
+            .set(auth)
+            .send({ ids: { $gt: '' } }),
+      ],
       ['bad idempotency key', () => post({ email: 'ik@example.com' }, { 'Idempotency-Key': 'a b' })],
     ];
     for (const [name, run] of cases) {

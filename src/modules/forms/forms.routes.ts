@@ -4,6 +4,7 @@ import { badRequest, forbidden, notFound, unsupportedMediaType } from '../../lib
 import { listQuery, parseInput, toAppError } from '../../lib/http.js';
 import { rateLimit } from '../../lib/rate-limit.js';
 import { allow } from '../admin/index.js';
+import { requireQueueConnection } from '../leads/index.js';
 import { embedScript, renderErrorPage, renderFormPage, renderThanksPage } from './form.embed.js';
 import type { FormDoc } from './form.model.js';
 import { formDefinitionSchema, formIdParam, formIdPattern } from './forms.schemas.js';
@@ -102,7 +103,10 @@ export const formRoutes: AreaRoutes = {
       windowSeconds: config.rateLimit.windowSeconds,
       logger: deps.logger,
       // per client and form: one busy form does not lock a visitor out of another
-      key: (req) => `form:${String(req.params.formId)}:${req.ip ?? 'unknown'}`,
+      key: (req) => {
+        const formId = String(req.params.formId);
+        return `form:${formIdPattern.test(formId) ? formId : '(invalid)'}:${req.ip ?? 'unknown'}`;
+      },
     });
 
     r.get('/f/embed.js', (_req, res) => {
@@ -134,20 +138,27 @@ export const formRoutes: AreaRoutes = {
       );
     });
 
-    r.post('/f/:formId', limiter, withForm, ...formBodyParsers(config.bodyLimitBytes), async (req, res) => {
-      const form = (req as FormRequest).form!;
-      const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
-      const out = await submitForm(form, body as Record<string, unknown>, {
-        origin: req.get('Origin'),
-        userAgent: req.get('User-Agent'),
-      });
-      if (wantsHtml(req)) {
-        if (out.redirect) res.redirect(303, out.redirect);
-        else res.status(200).type('html').send(renderThanksPage());
-        return;
-      }
-      res.status(out.created ? 201 : 200).json({ leadId: out.leadId, created: out.created });
-    });
+    r.post(
+      '/f/:formId',
+      limiter,
+      requireQueueConnection(deps.redis),
+      withForm,
+      ...formBodyParsers(config.bodyLimitBytes),
+      async (req, res) => {
+        const form = (req as FormRequest).form!;
+        const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
+        const out = await submitForm(form, body as Record<string, unknown>, {
+          origin: req.get('Origin'),
+          userAgent: req.get('User-Agent'),
+        });
+        if (wantsHtml(req)) {
+          if (out.redirect) res.redirect(303, out.redirect);
+          else res.status(200).type('html').send(renderThanksPage());
+          return;
+        }
+        res.status(out.created ? 201 : 200).json({ leadId: out.leadId, created: out.created });
+      },
+    );
 
     r.use('/f', formErrors(deps));
     app.use(r);

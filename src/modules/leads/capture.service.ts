@@ -1,7 +1,10 @@
+import type { RequestHandler } from 'express';
 import { Types } from 'mongoose';
+import { unavailable } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
 import { enqueueBulk } from '../../queues/index.js';
 import { Contact } from '../crm/contact.model.js';
+import { Suppression, emailHash } from '../email/suppression.model.js';
 import { recordEvents, type NewEvent } from '../events/events.service.js';
 import { Lead, type LeadDoc } from './lead.model.js';
 import type { LeadInput } from './lead.schemas.js';
@@ -103,11 +106,20 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
   const groups = groupByEmail(normalized);
   const keys = [...groups.keys()];
 
-  // Contacts are looked up alongside the writes; only a match costs one more (rare) update.
+  // Contacts and suppressions are looked up alongside the writes; only a match costs one more
+  // (rare) update.
   const contactsP = Contact.find({ emailKey: { $in: keys } }, { emailKey: 1 })
     .lean()
     .exec();
   contactsP.catch(() => undefined);
+  const hashes = new Map(keys.map((k) => [emailHash(k), k]));
+  const suppressedP = Suppression.find(
+    { emailHash: { $in: [...hashes.keys()] }, reason: { $ne: 'erased' } },
+    { emailHash: 1 },
+  )
+    .lean()
+    .exec();
+  suppressedP.catch(() => undefined);
 
   const leadIdByKey = new Map<string, string | null>();
   const createdKeys = new Set<string>();
@@ -146,18 +158,22 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
   }
   if (ctx.dryRun) return results;
 
-  const flagged = keys.filter((k) => contactByKey.has(k));
-  const flagWrites = flagged.length
-    ? Lead.bulkWrite(
-        flagged.map((k) => ({
-          updateOne: {
-            filter: { _id: new Types.ObjectId(leadIdByKey.get(k)!) },
-            update: { $set: { existingContactId: contactByKey.get(k)! } },
+  // A person who unsubscribed (or bounced) before, even before an erasure, stays unsubscribed.
+  const unsubscribed = new Set((await suppressedP).map((x) => hashes.get(x.emailHash)!));
+  const flagOps = keys
+    .filter((k) => contactByKey.has(k) || (createdKeys.has(k) && unsubscribed.has(k)))
+    .map((k) => ({
+      updateOne: {
+        filter: { _id: new Types.ObjectId(leadIdByKey.get(k)!) },
+        update: {
+          $set: {
+            ...(contactByKey.has(k) ? { existingContactId: contactByKey.get(k)! } : {}),
+            ...(createdKeys.has(k) && unsubscribed.has(k) ? { unsubscribed: true } : {}),
           },
-        })),
-        { ordered: false },
-      )
-    : undefined;
+        },
+      },
+    }));
+  const flagWrites = flagOps.length ? Lead.bulkWrite(flagOps, { ordered: false }) : undefined;
 
   const events: NewEvent[] = normalized.map((n, i) => {
     const r = results[i]!;
@@ -234,4 +250,15 @@ async function fillExistingLeads(
   }
   if (ops.length) await Lead.bulkWrite(ops, { ordered: false, timestamps: false });
   return missing;
+}
+
+/**
+ * Intake answers 503 before writing anything while the queue connection is down: a lead written
+ * without its lead-captured job would miss nurture. (A failure after the check still answers 503;
+ * the retry lands on the same lead.)
+ */
+export function requireQueueConnection(redis: { status: string }): RequestHandler {
+  return (_req, _res, next) => {
+    next(redis.status === 'ready' ? undefined : unavailable('the queue is unavailable; try again shortly'));
+  };
 }

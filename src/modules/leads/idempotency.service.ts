@@ -4,6 +4,8 @@ import { isDuplicateKey } from '../../lib/mongo.js';
 import { clock } from '../../lib/clock.js';
 import { IdempotencyKey, idempotencyTtlMs } from './idempotency.model.js';
 
+const abandonedAfterMs = 60_000;
+
 export type StoredAnswer = { status: number; body: unknown };
 
 /** A stable hash of a JSON body (object keys sorted), to tell a true repeat from a reused key. */
@@ -48,7 +50,14 @@ export async function withIdempotency(
     if (prior.requestHash !== requestHash) {
       throw conflict('this Idempotency-Key was used with a different request body');
     }
-    if (prior.state !== 'done') throw conflict('a request with this Idempotency-Key is still in progress');
+    if (prior.state !== 'done') {
+      // a claim left pending by a crashed process is released after a minute
+      if (clock.now().getTime() - prior.createdAt.getTime() > abandonedAfterMs) {
+        await IdempotencyKey.deleteOne({ _id: prior._id, state: 'pending' });
+        return withIdempotency(key, body, fn);
+      }
+      throw conflict('a request with this Idempotency-Key is still in progress');
+    }
     return { status: prior.status!, body: prior.body, replayed: true };
   }
   let answer: StoredAnswer;

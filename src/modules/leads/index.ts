@@ -13,6 +13,7 @@ export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './norm
 export {
   captureLeads,
   captureLead,
+  requireQueueConnection,
   type CaptureContext,
   type CaptureResult,
   type CaptureVia,

@@ -154,7 +154,8 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
  * is still honoured; an existing (stronger) suppression reason is kept.
  */
 export async function deleteLead(id: string): Promise<void> {
-  const lead = await findLeadDoc(id);
+  // an old (merged) id erases the person it now resolves to
+  const lead = await resolveLead(id);
   const tombstones = await Lead.find({ mergedInto: lead._id }, { email: 1 }).lean();
   const all = [lead, ...tombstones];
   const ids = all.map((l) => l._id);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AreaRoutes } from '../../lib/app-types.js';
 import { parseInput } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
-import { captureLead } from './capture.service.js';
+import { captureLead, requireQueueConnection } from './capture.service.js';
 import { withIdempotency } from './idempotency.service.js';
 import {
   leadInputSchema,
@@ -33,11 +33,11 @@ const id = (req: Request) => parseInput(objectIdParam, req.params).id;
 /** `/api/leads`: create (deduplicated, Idempotency-Key), list, read, patch, erase, duplicates, merge, timeline. */
 export const leadRoutes: AreaRoutes = {
   name: 'leads',
-  api: (api) => {
+  api: (api, deps) => {
     const write = allow('marketing');
     const read = allow('marketing', 'sales');
 
-    api.post('/leads', write, async (req, res) => {
+    api.post('/leads', write, requireQueueConnection(deps.redis), async (req, res) => {
       const input = parseInput(leadInputSchema, req.body);
       const key = parseInput(idempotencyHeader, req.get('Idempotency-Key'), 'Idempotency-Key is not valid');
       const run = async () => {
