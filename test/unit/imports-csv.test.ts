@@ -66,6 +66,21 @@ describe('CSV reading', () => {
     expect(rs[3]).toEqual({ row: 4, fields: ['c@example.com', 'fine'] });
   });
 
+  it('when a too-long line sits wholly inside one large chunk, then it is cut and its neighbours kept', async () => {
+    const long = 'y'.repeat(5000);
+    const rs = await records([`Email,Notes\na@example.com,1\nb@example.com,${long}\nc@example.com,3\n`], {
+      chunk: 1 << 20,
+      maxLineBytes: 1024,
+    });
+    expect(rs.map((r) => ('fields' in r ? r.fields[0] : r.error))).toEqual([
+      'Email',
+      'a@example.com',
+      expect.stringContaining('oversized') as unknown,
+      'c@example.com',
+    ]);
+    expect(rs.map((r) => r.row)).toEqual([1, 2, 3, 4]);
+  });
+
   it('when a quote is never closed, then that last row is reported as an error', async () => {
     const rs = await records(['Email,Name\na@example.com,Ann\nb@example.com,"Bob\n']);
     expect(rs[1]).toEqual({ row: 2, fields: ['a@example.com', 'Ann'] });
