@@ -1,9 +1,12 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { LeadEvent } from '../../src/modules/events/event.model.js';
 import { Import, importCsv } from '../../src/modules/imports/index.js';
 import { captureLead, Lead } from '../../src/modules/leads/index.js';
 import { getQueue } from '../../src/queues/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { waitFor } from '../helpers/wait.js';
 
 const auth = `Bearer ${ADMIN_KEY}`;
 const maxBytes = 12_000_000;
@@ -222,6 +225,31 @@ describe('CSV import', () => {
       status: 'failed',
       error: expect.stringMatching(/larger than/) as unknown,
     });
+  });
+
+  it('when the client goes away mid-upload, then the import is recorded as failed and the server carries on', async () => {
+    const server = env.app.listen(0);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const req = http.request({
+        port,
+        method: 'POST',
+        path: '/api/imports?source=Aborted',
+        headers: { Authorization: auth, 'Content-Type': 'text/csv', 'Transfer-Encoding': 'chunked' },
+      });
+      req.on('error', () => undefined);
+      req.write('Email,Name\n');
+      for (let i = 0; i < 50; i++) req.write(`gone${i}@aborted.example,G\n`);
+      await waitFor(() => Import.exists({ source: 'Aborted' }), { what: 'the import to start' });
+      req.destroy();
+      const failed = await waitFor(() => Import.findOne({ source: 'Aborted', status: 'failed' }).lean(), {
+        what: 'the import to be marked failed',
+      });
+      expect(failed.error).toBeTruthy();
+      expect((await env.http().get('/healthz')).status).toBe(200);
+    } finally {
+      server.close();
+    }
   });
 
   it('when the key lacks the role, then imports are refused', async () => {
