@@ -9,7 +9,11 @@ describe('foundation smoke', () => {
     expect(res.body).toEqual({ status: 'ready', mongodb: true, redis: true });
   });
   it('when an admin creates a key, then it is returned once', async () => {
-    const res = await env.http().post('/api/keys').set('Authorization', `Bearer ${ADMIN_KEY}`).send({ name: 'm', role: 'marketing' });
+    const res = await env
+      .http()
+      .post('/api/keys')
+      .set('Authorization', `Bearer ${ADMIN_KEY}`)
+      .send({ name: 'm', role: 'marketing' });
     expect(res.status).toBe(201);
     expect(res.body.key).toMatch(/^lf_/);
   });
