@@ -169,14 +169,17 @@ export async function deliverSend(
       messageId,
     });
     const sentAt = clock.now();
-    await setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null });
-    await recordEvent({
-      leadId: lead._id,
-      type: 'email_sent',
-      occurredAt: sentAt,
-      properties: eventProperties(send),
-      key: `email_sent:${String(send._id)}`,
-    });
+    // independent writes: one round trip of latency instead of two
+    await Promise.all([
+      setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null }),
+      recordEvent({
+        leadId: lead._id,
+        type: 'email_sent',
+        occurredAt: sentAt,
+        properties: eventProperties(send),
+        key: `email_sent:${String(send._id)}`,
+      }),
+    ]);
     return { status: 'sent' };
   } catch (err) {
     const kind = classifySmtpError(err, rt.mailer.kind);
