@@ -1,4 +1,5 @@
 import type { AreaRoutes } from '../lib/app-types.js';
+import { sequenceRoutes } from './sequences/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
-export const areas: AreaRoutes[] = [];
+export const areas: AreaRoutes[] = [sequenceRoutes];

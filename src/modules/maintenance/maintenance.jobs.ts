@@ -3,6 +3,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { Setting } from '../admin/api-key.model.js';
+import { reconcileSequences } from '../sequences/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -19,6 +20,8 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
       { $set: { value: clock.now().toISOString() } },
       { upsert: true },
     ),
+  /** nurture: re-enqueue due steps and pending sends from MongoDB (survives a flushed Redis) */
+  reconcile: (rt, log) => reconcileSequences(rt, log),
 };
 
 export function maintenanceProcessor(rt: Runtime) {
