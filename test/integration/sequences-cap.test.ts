@@ -17,7 +17,7 @@ describe('frequency cap', () => {
     key = await env.keyFor('marketing');
     startNurtureWorker(env.rt);
   });
-  const put = (k: string, def: unknown) =>
+  const put = (k: string, def: object) =>
     env.http().put(`/api/sequences/${k}`).set('Authorization', `Bearer ${key}`).send(def);
   const enroll = async (k: string, leadId: string) =>
     (

@@ -93,7 +93,7 @@ describe('sequence engine', () => {
     const [helloC] = await waitForSends(clicker, 1);
     const [helloO] = await waitForSends(other, 1);
     expect(helloC!.stepId).toBe('hello');
-    expect(helloC!.content.subject).toBe('Hi {{lead.firstName}}');
+    expect(helloC!.content!.subject).toBe('Hi {{lead.firstName}}');
     // each recorded send was handed to the email queue under its own id
     expect(await getQueue('email').getJob(String(helloC!._id))).toBeTruthy();
     await EmailSend.updateOne(
@@ -241,8 +241,8 @@ describe('sequence engine', () => {
     await passTime(DAY + 60_000);
     await waitForState(early, 'completed');
     await waitForState(late, 'completed');
-    expect((await sendsOf(early)).map((s) => s.content.subject)).toEqual(['A v1', 'B v1']);
-    expect((await sendsOf(late)).map((s) => s.content.subject)).toEqual(['A v2', 'B v2']);
+    expect((await sendsOf(early)).map((s) => s.content!.subject)).toEqual(['A v1', 'B v1']);
+    expect((await sendsOf(late)).map((s) => s.content!.subject)).toEqual(['A v2', 'B v2']);
     expect((await Enrollment.findById(early).lean())!.version).toBe(1);
 
     const auth = { Authorization: `Bearer ${key}` };
@@ -327,7 +327,7 @@ describe('sequence engine', () => {
     expect(by('short').length).toBeGreaterThan(0);
     expect(by('long').length).toBeGreaterThan(0);
     expect(by('short').length + by('long').length).toBe(24);
-    expect(by('short').every((s) => s.content.subject === 'Short')).toBe(true);
-    expect(by('long').every((s) => s.content.subject === 'A much longer subject')).toBe(true);
+    expect(by('short').every((s) => s.content!.subject === 'Short')).toBe(true);
+    expect(by('long').every((s) => s.content!.subject === 'A much longer subject')).toBe(true);
   });
 });

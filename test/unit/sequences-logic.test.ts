@@ -48,10 +48,14 @@ describe('timezone choice', () => {
     );
   });
   it('when the lead has a valid timezone attribute, then it wins over its country', () => {
-    expect(chooseTimezone('lead', { country: 'US', attributes: { timezone: 'Europe/Paris' } })).toBe('Europe/Paris');
+    expect(chooseTimezone('lead', { country: 'US', attributes: { timezone: 'Europe/Paris' } })).toBe(
+      'Europe/Paris',
+    );
   });
   it('when the timezone attribute is not an IANA zone, then the country decides', () => {
-    expect(chooseTimezone('lead', { country: 'DE', attributes: { timezone: 'Mars/Olympus' } })).toBe('Europe/Berlin');
+    expect(chooseTimezone('lead', { country: 'DE', attributes: { timezone: 'Mars/Olympus' } })).toBe(
+      'Europe/Berlin',
+    );
   });
   it('when a country spans zones, then its most populous zone is used', () => {
     expect(chooseTimezone('lead', { country: 'US', attributes: {} })).toBe('America/New_York');
@@ -162,7 +166,8 @@ describe('re-enrollment policy', () => {
     for (const p of ['never', 'always', 'after:1d']) expect(reenrollAllowed(p, [], now)).toBe(true);
   });
   it('when an enrollment is still active, then no policy allows another', () => {
-    for (const p of ['never', 'always', 'after:1s']) expect(reenrollAllowed(p, [{ finishedAt: null }], now)).toBe(false);
+    for (const p of ['never', 'always', 'after:1s'])
+      expect(reenrollAllowed(p, [{ finishedAt: null }], now)).toBe(false);
   });
   it('when the policy is never, then a finished enrollment blocks re-entry', () => {
     expect(reenrollAllowed('never', [ended(1000)], now)).toBe(false);
@@ -203,9 +208,9 @@ describe('definition validation', () => {
     );
   });
   it('when the window closes before it opens, then `to` is reported', () => {
-    expect(issues({ ...base, sendWindow: { days: [1], from: '17:00', to: '09:00', timezone: 'UTC' } })).toContain(
-      'sendWindow.to',
-    );
+    expect(
+      issues({ ...base, sendWindow: { days: [1], from: '17:00', to: '09:00', timezone: 'UTC' } }),
+    ).toContain('sendWindow.to');
   });
   it('when a valid definition is given, then defaults are filled in', () => {
     const d = sequenceDefinitionSchema.parse(base);
@@ -226,11 +231,11 @@ describe('stats folding', () => {
       unsubscribed: 0,
       bounced: 0,
     });
-    const out = foldStepStats(
-      ['a', 'b'],
-      new Map([['b', ['x', 'y']]]),
-      [row('a', null, 3, 1), row('b', 'y', 2, 2), row('b', 'x', 1, 0)],
-    );
+    const out = foldStepStats(['a', 'b'], new Map([['b', ['x', 'y']]]), [
+      row('a', null, 3, 1),
+      row('b', 'y', 2, 2),
+      row('b', 'x', 1, 0),
+    ]);
     expect(out).toEqual([
       { id: 'a', sent: 3, opened: 1, clicked: 0, unsubscribed: 0, bounced: 0 },
       {
