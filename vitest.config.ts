@@ -8,7 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
-    reporters: ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     // each file gets its own database and queue prefix, so files run in parallel safely
     fileParallelism: true,
     maxWorkers: 3,

@@ -101,7 +101,7 @@ mongo_up() {
     mkdir -p "$data/ferretdb"
     log "starting FerretDB ($bin) on 127.0.0.1:$mongo_port"
     setsid nohup "$bin" --handler=sqlite --sqlite-url="file:$data/ferretdb/" --state-dir="$data/ferretdb" \
-      --listen-addr="127.0.0.1:$mongo_port" --telemetry=disable --log-level=warn \
+      --listen-addr="127.0.0.1:$mongo_port" --debug-addr=- --telemetry=disable --log-level=warn \
       >"$data/ferretdb/ferretdb.log" 2>&1 </dev/null 9>&- &
     echo $! >"$data/ferretdb/ferretdb.pid"
     wait_for 30 port_open "$mongo_port" ||

@@ -6,7 +6,8 @@ import type { AppDeps } from './lib/app-types.js';
 import { areas } from './modules/areas.js';
 import { errorHandler, jsonBody, notFoundHandler, requireJson } from './lib/http.js';
 import { httpDuration } from './lib/metrics.js';
-import { authenticate, healthRoutes, keyRoutes, metricsRoutes } from './modules/admin/index.js';
+import { allow, authenticate, healthRoutes, keyRoutes, metricsRoutes } from './modules/admin/index.js';
+import { queuesBoard } from './modules/admin/queues-board.js';
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -53,6 +54,12 @@ export function buildApp(deps: AppDeps): Express {
   for (const area of areas) area.api?.(api, deps);
   app.use('/api', api);
   app.use('/metrics', authenticate(config.adminApiKey), metricsRoutes());
+  app.use(
+    '/admin/queues',
+    authenticate(config.adminApiKey, { basic: true }),
+    allow('admin'),
+    queuesBoard('/admin/queues'),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

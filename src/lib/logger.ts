@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -28,11 +28,14 @@ export const redactPaths = [
 ];
 
 /** The process logger; every module takes a child of it. */
-export function createLogger(level: string, name = 'leadflow'): Logger {
-  return pino({
-    name,
-    level,
-    redact: { paths: redactPaths, censor: '[redacted]' },
-    serializers: { err: pino.stdSerializers.err },
-  });
+export function createLogger(level: string, name = 'leadflow', destination?: DestinationStream): Logger {
+  return pino(
+    {
+      name,
+      level,
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    destination,
+  );
 }

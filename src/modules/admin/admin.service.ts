@@ -77,6 +77,11 @@ export async function getOrCreateSetting<T>(id: string, make: () => T): Promise<
   return doc.value;
 }
 
+/** An install-wide value, or undefined when it was never set. */
+export async function readSetting<T>(id: string): Promise<T | undefined> {
+  return (await Setting.findById(id).lean<{ value: T }>())?.value;
+}
+
 /** The HMAC key for tracking and unsubscribe tokens: TRACKING_SECRET, else generated once. */
 export async function resolveTrackingSecret(configured: string | undefined): Promise<string> {
   return configured ?? getOrCreateSetting('trackingSecret', () => randomBytes(32).toString('base64url'));

@@ -6,6 +6,7 @@ export {
   isActiveKey,
   resolveTrackingSecret,
   getOrCreateSetting,
+  readSetting,
   type Principal,
 } from './admin.service.js';
 export { roles, type Role } from './api-key.model.js';

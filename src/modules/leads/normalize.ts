@@ -12,6 +12,7 @@ export function emailKey(email: string): string {
 /** Names and free text: trimmed, inner runs of whitespace (incl. CR/LF) collapsed; empty → null. */
 export function cleanText(v: string | null | undefined): string | null {
   if (v === null || v === undefined) return null;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
   const s = v.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim();
   return s === '' ? null : s;
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { Setting } from '../admin/api-key.model.js';
+import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 
 type Task = Payload<'maintenance'>['task'];
@@ -20,8 +21,14 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
       { $set: { value: clock.now().toISOString() } },
       { upsert: true },
     ),
-  /** nurture: re-enqueue due steps and pending sends from MongoDB (survives a flushed Redis) */
-  reconcile: (rt, log) => reconcileSequences(rt, log),
+  /**
+   * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
+   * email's own pass (sends a stopped worker left in `sending` become `unknown`)
+   */
+  reconcile: async (rt, log) => ({
+    sequences: await reconcileSequences(rt, log),
+    sends: await reconcileSends(rt),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {

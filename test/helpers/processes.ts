@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { waitFor } from './wait.js';
+
+export const root = path.resolve(import.meta.dirname, '../..');
+export const tsxBin = path.join(root, 'node_modules/.bin/tsx');
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export type Spawned = {
+  child: ChildProcess;
+  output: () => string;
+  waitForOutput: (re: RegExp, timeout?: number) => Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/** Starts a process and collects its stdout and stderr. */
+export function startProcess(cmd: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output: () => out,
+    waitForOutput: (re, timeout = 30_000) =>
+      waitFor(() => re.exec(out) ?? undefined, { timeout, what: String(re) }),
+    exited,
+  };
+}

@@ -1,0 +1,107 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestEnv } from '../helpers/env.js';
+import { freePort, root } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+// This file stops and restarts its servers, so it runs private ones rather than the shared pair.
+const redisPort = await freePort();
+const mongoPort = await freePort();
+const dir = mkdtempSync(path.join(tmpdir(), 'leadflow-readyz-'));
+const ferretdb = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'ferretdb-path'], {
+  encoding: 'utf8',
+}).trim();
+
+const startRedis = () =>
+  spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+const startFerret = () =>
+  spawn(
+    ferretdb,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dir}/`,
+      `--state-dir=${dir}`,
+      `--listen-addr=127.0.0.1:${mongoPort}`,
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=error',
+    ],
+    { stdio: 'ignore' },
+  );
+const stop = (p: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (p.exitCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGKILL');
+  });
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => (sock.destroy(), resolve(true)));
+    sock.once('error', () => resolve(false));
+  });
+
+let redis = startRedis();
+let ferret = startFerret();
+await waitFor(() => listening(redisPort), { what: 'private redis' });
+await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
+afterAll(async () => {
+  await Promise.all([stop(redis), stop(ferret)]);
+});
+
+const env = useTestEnv({
+  MONGODB_URI: `mongodb://127.0.0.1:${mongoPort}/readyz`,
+  REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+});
+
+const readyz = async () => {
+  const res = await env.http().get('/readyz');
+  return { status: res.status, body: res.body as { mongodb: boolean; redis: boolean } };
+};
+
+describe('/readyz follows the backing servers without a restart', () => {
+  it('when both answer, then 200', async () => {
+    expect(await readyz()).toEqual({ status: 200, body: { status: 'ready', mongodb: true, redis: true } });
+  });
+
+  it('when Redis stops, then 503 naming Redis; when it returns, then 200 again', async () => {
+    await stop(redis);
+    const down = await waitFor(async () => {
+      const r = await readyz();
+      return r.status === 503 ? r : undefined;
+    });
+    expect(down.body).toMatchObject({ mongodb: true, redis: false });
+    redis = startRedis();
+    await waitFor(async () => (await readyz()).status === 200, { timeout: 20_000, what: 'redis back' });
+  });
+
+  it('when the MongoDB server stops, then 503 naming MongoDB; when it returns, then 200 again', async () => {
+    await stop(ferret);
+    const down = await waitFor(async () => {
+      const r = await readyz();
+      return r.status === 503 ? r : undefined;
+    });
+    expect(down.body).toMatchObject({ mongodb: false, redis: true });
+    // while MongoDB is away, a write answers 503 unavailable, not 500, and not a hang
+    const write = await env
+      .http()
+      .post('/api/keys')
+      .set('Authorization', 'Bearer test-admin-key-0123456789abcdef')
+      .send({ name: 'x', role: 'sales' });
+    expect(write.status).toBe(503);
+    expect(write.body.error.code).toBe('unavailable');
+    ferret = startFerret();
+    await waitFor(async () => (await readyz()).status === 200, { timeout: 30_000, what: 'mongodb back' });
+  });
+});
