@@ -1,20 +1,28 @@
 import type { Router } from 'express';
 import express from 'express';
-import type { AreaRoutes } from '../../lib/app-types.js';
+import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
 import { listQuery, parseInput } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
 import {
   enrollBodySchema,
   getSequenceQuerySchema,
+  previewBodySchema,
   sequenceDefinitionSchema,
   sequenceKey,
 } from './sequences.schemas.js';
-import { enrollLead, getSequence, listSequences, putSequence, sequenceStats } from './sequences.service.js';
+import {
+  enrollLead,
+  getSequence,
+  listSequences,
+  previewSequence,
+  putSequence,
+  sequenceStats,
+} from './sequences.service.js';
 
 const keyParam = (params: Record<string, unknown>) =>
   parseInput(sequenceKey, params.key, 'unknown sequence key');
 
-function routes(): Router {
+function routes(deps: AppDeps): Router {
   const r = express.Router();
   const read = allow('marketing', 'sales');
   const write = allow('marketing');
@@ -43,6 +51,12 @@ function routes(): Router {
     res.status(201).json(await enrollLead(key, body.leadId, req.log));
   });
 
+  r.post('/:key/preview', write, async (req, res) => {
+    const key = keyParam(req.params);
+    const body = parseInput(previewBodySchema, req.body ?? {});
+    res.json(await previewSequence(deps, key, body));
+  });
+
   r.get('/:key/stats', read, async (req, res) => {
     const key = keyParam(req.params);
     res.json(await sequenceStats(key));
@@ -54,7 +68,7 @@ function routes(): Router {
 /** /api/sequences: marketing designs sequences and enrolls leads; sales may read. */
 export const sequenceRoutes: AreaRoutes = {
   name: 'sequences',
-  api: (api) => {
-    api.use('/sequences', routes());
+  api: (api, deps) => {
+    api.use('/sequences', routes(deps));
   },
 };

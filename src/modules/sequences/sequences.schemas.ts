@@ -1,6 +1,7 @@
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { parseDuration } from '../../lib/clock.js';
+import { templateNamePattern } from '../email/index.js';
 
 /** Sequence keys appear in URLs and send keys: plain, short, no `:`. */
 export const sequenceKeyPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -16,10 +17,10 @@ const duration = z
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24h)');
 
-// Template names are file names under templates/: no path tricks.
+// Template names are file names under templates/ (email's rule): no path tricks.
 const templateName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, 'must be a template name (letters, digits, _ or -)');
+  .regex(templateNamePattern, 'must be a template name (letters, digits, _ or -, one optional folder/)');
 
 const subject = z
   .string()
@@ -198,3 +199,5 @@ export const previewBodySchema = z
       .optional(),
   })
   .refine((b) => !(b.leadId && b.lead), { message: 'give leadId or lead, not both' });
+
+export type PreviewBody = z.infer<typeof previewBodySchema>;
