@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseDuration } from './lib/clock.js';
 
 /** Durations as API.md writes them: "30s" | "15m" | "2h" | "3d" | "1w". */
 export const durationPattern = /^(\d+)(s|m|h|d|w)$/;
@@ -71,6 +72,12 @@ const envSchema = z.object({
   /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100),
   WORKER_CONCURRENCY: intFrom(8, 1, 1000),
+  /** Marketing emails per lead per FREQUENCY_CAP_WINDOW across all sequences; 0 = no cap. */
+  FREQUENCY_CAP_COUNT: intFrom(0, 0, 1000),
+  FREQUENCY_CAP_WINDOW: z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, 'must be a duration like "1d"')
+    .default('1d'),
 });
 
 export type Config = {
@@ -94,6 +101,8 @@ export type Config = {
   rateLimit: { publicPerWindow: number; windowSeconds: number };
   shutdownTimeoutMs: number;
   workerConcurrency: number;
+  /** global cap on marketing emails per lead; a capped send is deferred, not dropped */
+  frequencyCap: { count: number; windowMs: number } | undefined;
 };
 
 /** Raised when the environment does not parse; the message names every bad key. */
@@ -153,6 +162,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimit: { publicPerWindow: e.RATE_LIMIT_PUBLIC, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    frequencyCap:
+      e.FREQUENCY_CAP_COUNT > 0
+        ? { count: e.FREQUENCY_CAP_COUNT, windowMs: parseDuration(e.FREQUENCY_CAP_WINDOW)! }
+        : undefined,
   };
 }
 
