@@ -10,6 +10,7 @@ import { SendClaim } from '../../src/modules/email/send-claim.model.js';
 import { Suppression, emailHash } from '../../src/modules/email/suppression.model.js';
 import { signToken } from '../../src/modules/email/tokens.js';
 import { enqueue } from '../../src/queues/index.js';
+import { Enrollment } from '../../src/modules/sequences/index.js';
 import { startEmailWorker } from '../../workers/email.js';
 import { useTestEnv } from '../helpers/env.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
@@ -287,7 +288,7 @@ describe('email delivery and tracking', () => {
     await EmailSend.updateOne({ _id: inSending }, { $set: { status: 'sending' } });
     expect(await deliverSend(env.rt, inSending, env.rt.logger)).toEqual({ status: 'unknown' });
     const claimed = await makeSend(lead._id, undefined, false);
-    await SendClaim.create({ _id: claimed, claimedAt: new Date() });
+    await SendClaim.create({ _id: claimed, owner: 'crashed-attempt', claimedAt: new Date() });
     expect(await deliverSend(env.rt, claimed, env.rt.logger)).toEqual({ status: 'unknown' });
     expect((await sendOf(inSending))!.status).toBe('unknown');
     expect((await sendOf(claimed))!.status).toBe('unknown');
@@ -317,8 +318,19 @@ describe('email delivery and tracking', () => {
     expect(sink.messages.filter(mailTo(lead.email))).toHaveLength(1);
   });
 
-  it('when marketing posts a suppression, then the address gets no more mail; bad input is a 400 and sales a 403', async () => {
+  it('when marketing posts a suppression, then enrollments end and the address gets no more mail; bad input is a 400 and sales a 403', async () => {
     const lead = await makeLead();
+    const now = new Date();
+    const enrollment = await Enrollment.create({
+      leadId: lead._id,
+      sequenceKey: 'welcome',
+      version: 1,
+      slot: `${String(lead._id)}:welcome`,
+      anchorAt: now,
+      enrolledAt: now,
+      nextRunAt: now,
+    });
+    const pending = await makeSend(lead._id, undefined, false);
     const key = await env.keyFor('marketing');
     const res = await env
       .http()
@@ -327,6 +339,9 @@ describe('email delivery and tracking', () => {
       .send({ email: `  ${lead.email.toUpperCase()} `, reason: 'complaint' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ reason: 'complaint', created: true, leadIds: [String(lead._id)] });
+    const ended = await Enrollment.findById(enrollment._id).lean();
+    expect(ended).toMatchObject({ state: 'exited', exitReason: 'complaint' });
+    expect((await sendOf(pending))!.status).toBe('suppressed');
     const sendId = await makeSend(lead._id, undefined, false);
     expect(await deliverSend(env.rt, sendId, env.rt.logger)).toEqual({ status: 'suppressed' });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Types } from 'mongoose';
 import { AppError } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
@@ -8,6 +9,7 @@ import { enqueueBulk, getQueue, QueueName } from '../../queues/index.js';
 import { recordEvent } from '../events/events.service.js';
 import { Lead } from '../leads/lead.model.js';
 import { emailKey } from '../leads/normalize.js';
+import { exitEnrollmentsForLead } from '../sequences/index.js';
 import { classifySmtpError } from './delivery.js';
 import { headerSafe, renderEmail } from './render.js';
 import { SendClaim } from './send-claim.model.js';
@@ -40,11 +42,12 @@ export async function suppressEmail(
 }
 
 /**
- * What follows an unsubscribe, hard bounce or complaint for one lead: mail already recorded but
- * not yet sent is marked suppressed (deliverSend would refuse it anyway; this keeps stats honest).
- * Ending the lead's enrollments is the sequence engine's `exitEnrollmentsForLead`.
+ * What follows an unsubscribe, hard bounce or complaint for one lead: every enrollment ends (the
+ * sequence engine's `exitEnrollmentsForLead`), and mail already recorded but not yet sent is marked
+ * suppressed (deliverSend would refuse it anyway; this keeps stats honest).
  */
 export async function afterSuppression(leadId: string | Types.ObjectId, reason: string): Promise<void> {
+  await exitEnrollmentsForLead(leadId, reason);
   await EmailSend.updateMany(
     { leadId: new Types.ObjectId(String(leadId)), status: 'pending', marketing: true },
     { $set: { status: 'suppressed', error: `suppressed: ${reason}` } },
@@ -85,6 +88,27 @@ async function setStatus(
 const errorText = (err: unknown) => headerSafe(err instanceof Error ? err.message : String(err), 500);
 
 /**
+ * Inserts the send's claim. The unique `_id` makes one attempt win. An insert whose answer was
+ * lost (a timeout, or the driver retrying a write that had in fact been applied and then meeting
+ * it as a duplicate) is recognised by its owner token, so it neither sends twice nor gives up a
+ * send it holds.
+ */
+async function claimSend(sendId: Types.ObjectId): Promise<'won' | 'taken'> {
+  const owner = randomUUID();
+  try {
+    await SendClaim.collection.insertOne({ _id: sendId, owner, claimedAt: clock.now() });
+    return 'won';
+  } catch (err) {
+    const held = await SendClaim.findById(sendId, { owner: 1 })
+      .lean()
+      .catch(() => undefined);
+    if (held?.owner === owner) return 'won';
+    if (isDuplicateKey(err)) return 'taken';
+    throw err;
+  }
+}
+
+/**
  * The `email` queue's processor: renders and sends one recorded send, at most once.
  *
  * The SMTP call happens only after this worker inserted the send's claim (unique `_id`), so two
@@ -119,10 +143,7 @@ export async function deliverSend(
     return { status: 'suppressed' };
   }
 
-  try {
-    await SendClaim.collection.insertOne({ _id: send._id, claimedAt: clock.now() });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
+  if ((await claimSend(send._id)) === 'taken') {
     await setStatus(send._id, 'unknown', { error: 'already claimed by an earlier attempt' }, [
       'pending',
       'sending',

@@ -9,6 +9,8 @@ import mongoose, { Schema } from 'mongoose';
 const sendClaimSchema = new Schema(
   {
     _id: { type: Schema.Types.ObjectId, required: true },
+    /** which attempt holds it: lets an insert whose answer was lost recognise itself */
+    owner: { type: String, required: true },
     claimedAt: { type: Date, required: true },
   },
   { strict: true, versionKey: false },
