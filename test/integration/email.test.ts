@@ -12,7 +12,7 @@ import { signToken } from '../../src/modules/email/tokens.js';
 import { enqueue } from '../../src/queues/index.js';
 import { Enrollment } from '../../src/modules/sequences/index.js';
 import { startEmailWorker } from '../../workers/email.js';
-import { useTestEnv } from '../helpers/env.js';
+import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -107,6 +107,8 @@ describe('email delivery and tracking', () => {
     });
     expect(sent.sentAt).toBeInstanceOf(Date);
     expect(await eventsOf(lead._id, 'email_sent')).toHaveLength(1);
+    const metrics = await env.http().get('/metrics').set('Authorization', `Bearer ${ADMIN_KEY}`);
+    expect(metrics.text).toMatch(/leadflow_email_deliveries_total\{status="sent"\} [1-9]/);
   });
 
   it('when a tracked link is followed, then it redirects to the original URL and records the click', async () => {

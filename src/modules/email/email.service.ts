@@ -3,6 +3,7 @@ import { Types } from 'mongoose';
 import { AppError } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
+import { counter } from '../../lib/metrics.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueueBulk, getQueue, QueueName } from '../../queues/index.js';
@@ -117,6 +118,18 @@ async function claimSend(sendId: Types.ObjectId): Promise<'won' | 'taken'> {
  * Transient failures release the claim and throw, so BullMQ retries with backoff.
  */
 export async function deliverSend(
+  rt: DeliveryRuntime,
+  sendId: string,
+  log: Logger,
+): Promise<{ status: SendStatus | 'missing' }> {
+  const result = await deliverOnce(rt, sendId, log);
+  sendOutcomes.inc({ status: result.status });
+  return result;
+}
+
+const sendOutcomes = counter('leadflow_email_deliveries_total', 'email deliveries by outcome', ['status']);
+
+async function deliverOnce(
   rt: DeliveryRuntime,
   sendId: string,
   log: Logger,
@@ -237,34 +250,49 @@ async function trackedSend(sendId: string) {
   >();
 }
 
-/** The open pixel fired: `openedAt` is set once, the event is recorded every time. */
+/**
+ * Records a tracking event; the first of its kind for a send gets a deterministic key, so the
+ * unique index (not a conditional update, which FerretDB does not make atomic) tells whether this
+ * is the first. Returns whether it was.
+ */
+async function recordTracking(
+  send: Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant'>,
+  type: 'email_open' | 'email_click',
+  at: Date,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const event = {
+    leadId: send.leadId,
+    type,
+    occurredAt: at,
+    properties: { ...eventProperties(send), ...extra },
+  };
+  const first = await recordEvent({ ...event, key: `${type}:${String(send._id)}:first` });
+  if (first) return true;
+  await recordEvent(event);
+  return false;
+}
+
+/** The open pixel fired: the event is recorded every time, `openedAt` once (the first open). */
 export async function recordOpen(sendId: string): Promise<boolean> {
   const send = await trackedSend(sendId);
   if (!send) return false;
   const now = clock.now();
-  await EmailSend.updateOne({ _id: send._id, openedAt: null }, { $set: { openedAt: now } });
-  await recordEvent({
-    leadId: send.leadId,
-    type: 'email_open',
-    occurredAt: now,
-    properties: eventProperties(send),
-  });
+  if (await recordTracking(send, 'email_open', now)) {
+    await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
+  }
   return true;
 }
 
-/** A tracked link was followed. A click proves an open too (images are often blocked). */
+/** A tracked link was followed: `clickedAt` once; a click proves an open too (images are often blocked). */
 export async function recordClick(sendId: string, url: string): Promise<boolean> {
   const send = await trackedSend(sendId);
   if (!send) return false;
   const now = clock.now();
-  await EmailSend.updateOne({ _id: send._id, clickedAt: null }, { $set: { clickedAt: now } });
+  if (await recordTracking(send, 'email_click', now, { url })) {
+    await EmailSend.updateOne({ _id: send._id }, { $set: { clickedAt: now } });
+  }
   await EmailSend.updateOne({ _id: send._id, openedAt: null }, { $set: { openedAt: now } });
-  await recordEvent({
-    leadId: send.leadId,
-    type: 'email_click',
-    occurredAt: now,
-    properties: { ...eventProperties(send), url },
-  });
   return true;
 }
 
