@@ -48,7 +48,8 @@ export async function suppressEmail(
  * suppressed (deliverSend would refuse it anyway; this keeps stats honest).
  */
 export async function afterSuppression(leadId: string | Types.ObjectId, reason: string): Promise<void> {
-  await exitEnrollmentsForLead(leadId, reason);
+  // exit reasons speak the sequence's `exitOn` vocabulary ("unsubscribed")
+  await exitEnrollmentsForLead(leadId, reason === 'unsubscribe' ? 'unsubscribed' : reason);
   await EmailSend.updateMany(
     { leadId: new Types.ObjectId(String(leadId)), status: 'pending', marketing: true },
     { $set: { status: 'suppressed', error: `suppressed: ${reason}` } },
