@@ -19,6 +19,7 @@ import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
 import { renderEmail } from '../src/modules/email/index.js';
 import { EmailSend } from '../src/modules/email/send.model.js';
+import { Suppression } from '../src/modules/email/suppression.model.js';
 import { Lead } from '../src/modules/leads/lead.model.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startEmailWorker } from '../workers/email.js';
@@ -88,6 +89,36 @@ async function baseline(port: number, n: number, message: SendMailOptions): Prom
   const ms = performance.now() - start;
   t.close();
   return ms;
+}
+
+/**
+ * The store's floor: the MongoDB round trips one delivery makes (read send, read lead, suppression
+ * check, claim insert, status update, sent update, event insert), 8 in flight, without queue,
+ * rendering or SMTP. No sending path can beat this on the same server.
+ */
+async function storeFloor(n: number): Promise<number> {
+  const db = mongoose.connection.db!;
+  const a = db.collection('floor_sends');
+  const b = db.collection('floor_claims');
+  const ids = Array.from({ length: n }, () => new Types.ObjectId());
+  await a.insertMany(ids.map((_id) => ({ _id, status: 'pending', blob: 'x'.repeat(800) })));
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < n) {
+        const _id = ids[next++]!;
+        await a.findOne({ _id });
+        await a.findOne({ _id });
+        await Suppression.exists({ emailHash: 'nobody' });
+        await b.insertOne({ _id, owner: 'x' });
+        await a.updateOne({ _id }, { $set: { status: 'sending' } });
+        await a.updateOne({ _id }, { $set: { status: 'sent' } });
+        await b.insertOne({ _id: new Types.ObjectId(), owner: 'event' });
+      }
+    }),
+  );
+  return performance.now() - start;
 }
 
 async function seed(n: number, tag: string): Promise<void> {
@@ -209,6 +240,15 @@ async function main() {
     const baseMs = await baseline(sink.port, N, message);
     const baseRate = (N / baseMs) * 1000;
     rows.push(['raw nodemailer (pre-rendered)', `${baseRate.toFixed(0)}/s`, '100%']);
+
+    const floorN = Math.min(N, 300);
+    out(`store floor: ${floorN} deliveries' worth of MongoDB round trips`);
+    const floorRate = (floorN / (await storeFloor(floorN))) * 1000;
+    rows.push([
+      'store round trips only (floor)',
+      `${floorRate.toFixed(0)}/s`,
+      `${((floorRate / baseRate) * 100).toFixed(0)}%`,
+    ]);
 
     out(`leadflow: seeding ${N} leads and sends, enqueued at once`);
     await seed(N, 'tput');

@@ -134,6 +134,8 @@ describe('email delivery and tracking', () => {
     });
     const send = await sendOf(sendId);
     expect(send?.clickedAt).toBeInstanceOf(Date);
+    // a click proves an open even when images were blocked
+    expect(send?.openedAt).toBeInstanceOf(Date);
   });
 
   it('when the open pixel loads twice, then it is a GIF, openedAt is set once and both opens are recorded', async () => {

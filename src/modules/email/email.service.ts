@@ -246,8 +246,8 @@ async function deliverOnce(
 
 /** Loads a send for tracking; undefined when it no longer exists (erased lead). */
 async function trackedSend(sendId: string) {
-  return EmailSend.findById(sendId, { leadId: 1, sequenceKey: 1, stepId: 1, variant: 1 }).lean<
-    Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant'>
+  return EmailSend.findById(sendId, { leadId: 1, sequenceKey: 1, stepId: 1, variant: 1, openedAt: 1 }).lean<
+    Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant' | 'openedAt'>
   >();
 }
 
@@ -293,7 +293,8 @@ export async function recordClick(sendId: string, url: string): Promise<boolean>
   if (await recordTracking(send, 'email_click', now, { url })) {
     await EmailSend.updateOne({ _id: send._id }, { $set: { clickedAt: now } });
   }
-  await EmailSend.updateOne({ _id: send._id, openedAt: null }, { $set: { openedAt: now } });
+  // read-then-write by `_id`: a filter on `_id` alone stays an index lookup on every server
+  if (!send.openedAt) await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
   return true;
 }
 
