@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseDuration } from './lib/clock.js';
 
 /** Durations as API.md writes them: "30s" | "15m" | "2h" | "3d" | "1w". */
 export const durationPattern = /^(\d+)(s|m|h|d|w)$/;
@@ -75,6 +76,12 @@ const envSchema = z.object({
   IMPORT_MAX_BYTES: intFrom(200 * 1024 * 1024, 1024),
   /** Longest CSV line (one record, or one physical line of a multi-line record) an import accepts. */
   IMPORT_MAX_LINE_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
+  /** Marketing emails per lead per FREQUENCY_CAP_WINDOW across all sequences; 0 = no cap. */
+  FREQUENCY_CAP_COUNT: intFrom(0, 0, 1000),
+  FREQUENCY_CAP_WINDOW: z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, 'must be a duration like "1d"')
+    .default('1d'),
 });
 
 export type Config = {
@@ -99,6 +106,8 @@ export type Config = {
   shutdownTimeoutMs: number;
   workerConcurrency: number;
   imports: { maxBytes: number; maxLineBytes: number };
+  /** global cap on marketing emails per lead; a capped send is deferred, not dropped */
+  frequencyCap: { count: number; windowMs: number } | undefined;
 };
 
 /** Raised when the environment does not parse; the message names every bad key. */
@@ -159,6 +168,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     imports: { maxBytes: e.IMPORT_MAX_BYTES, maxLineBytes: e.IMPORT_MAX_LINE_BYTES },
+    frequencyCap:
+      e.FREQUENCY_CAP_COUNT > 0
+        ? { count: e.FREQUENCY_CAP_COUNT, windowMs: parseDuration(e.FREQUENCY_CAP_WINDOW)! }
+        : undefined,
   };
 }
 

@@ -1,11 +1,17 @@
 import type { Worker } from 'bullmq';
 import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
+import { startEmailWorker } from './email.js';
+import { startLeadCapturedWorker } from './lead-captured.js';
 import { startMaintenanceWorker } from './maintenance.js';
+import { startNurtureWorker } from './nurture.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   maintenance: startMaintenanceWorker,
+  email: startEmailWorker,
+  nurture: startNurtureWorker,
+  'lead-captured': startLeadCapturedWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -9,6 +9,8 @@ export type AppDeps = {
   logger: Logger;
   /** fail-fast client connection: rate limits and health */
   redis: Redis;
+  /** HMAC key of tracking and unsubscribe links (public tracking routes verify with it) */
+  trackingSecret: string;
 };
 
 /**

@@ -3,6 +3,8 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { Setting } from '../admin/api-key.model.js';
+import { reconcileSends } from '../email/index.js';
+import { reconcileSequences } from '../sequences/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -19,6 +21,14 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
       { $set: { value: clock.now().toISOString() } },
       { upsert: true },
     ),
+  /**
+   * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
+   * email's own pass (sends a stopped worker left in `sending` become `unknown`)
+   */
+  reconcile: async (rt, log) => ({
+    sequences: await reconcileSequences(rt, log),
+    sends: await reconcileSends(rt),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {

@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import { Types } from 'mongoose';
+import { AppError } from '../../lib/errors.js';
+import { clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/logger.js';
+import { counter } from '../../lib/metrics.js';
+import { isDuplicateKey } from '../../lib/mongo.js';
+import type { Runtime } from '../../lib/runtime.js';
+import { enqueueBulk, getQueue, QueueName } from '../../queues/index.js';
+import { recordEvent } from '../events/events.service.js';
+import { Lead } from '../leads/lead.model.js';
+import { emailKey } from '../leads/normalize.js';
+import { exitEnrollmentsForLead } from '../sequences/index.js';
+import { classifySmtpError } from './delivery.js';
+import { headerSafe, renderEmail } from './render.js';
+import { SendClaim } from './send-claim.model.js';
+import { EmailSend, type SendDoc, type SendStatus } from './send.model.js';
+import { emailHash, Suppression, type SuppressionReason } from './suppression.model.js';
+
+type DeliveryRuntime = Pick<Runtime, 'config' | 'mailer' | 'trackingSecret'>;
+
+/** True when the address may get no marketing email (unsubscribed, bounced, complained, erased). */
+export async function isSuppressed(email: string): Promise<boolean> {
+  return (await Suppression.exists({ emailHash: emailHash(email) })) !== null;
+}
+
+/**
+ * Adds the address to the suppression list (keyed by its hash; the first reason is kept).
+ * Returns whether it was new. `leadId` is accepted for callers' convenience and logging symmetry.
+ */
+export async function suppressEmail(
+  email: string,
+  reason: SuppressionReason,
+  _leadId?: string | Types.ObjectId,
+): Promise<{ created: boolean }> {
+  try {
+    await Suppression.create({ emailHash: emailHash(email), reason });
+    return { created: true };
+  } catch (err) {
+    if (isDuplicateKey(err)) return { created: false };
+    throw err;
+  }
+}
+
+/**
+ * What follows an unsubscribe, hard bounce or complaint for one lead: every enrollment ends (the
+ * sequence engine's `exitEnrollmentsForLead`), and mail already recorded but not yet sent is marked
+ * suppressed (deliverSend would refuse it anyway; this keeps stats honest).
+ */
+export async function afterSuppression(leadId: string | Types.ObjectId, reason: string): Promise<void> {
+  // exit reasons speak the sequence's `exitOn` vocabulary ("unsubscribed")
+  await exitEnrollmentsForLead(leadId, reason === 'unsubscribe' ? 'unsubscribed' : reason);
+  await EmailSend.updateMany(
+    { leadId: new Types.ObjectId(String(leadId)), status: 'pending', marketing: true },
+    { $set: { status: 'suppressed', error: `suppressed: ${reason}` } },
+  );
+}
+
+/** Suppresses an address and runs afterSuppression for every lead that has it. */
+export async function suppressAddress(
+  email: string,
+  reason: SuppressionReason,
+): Promise<{ created: boolean; leadIds: string[] }> {
+  const { created } = await suppressEmail(email, reason);
+  const leads = await Lead.find({ emailKey: emailKey(email) }, { _id: 1 }).lean();
+  for (const l of leads) await afterSuppression(l._id, reason);
+  return { created, leadIds: leads.map((l) => String(l._id)) };
+}
+
+function eventProperties(send: Pick<SendDoc, '_id' | 'sequenceKey' | 'stepId' | 'variant'>) {
+  return {
+    sendId: String(send._id),
+    sequenceKey: send.sequenceKey ?? null,
+    stepId: send.stepId ?? null,
+    variant: send.variant ?? null,
+  };
+}
+
+async function setStatus(
+  sendId: Types.ObjectId,
+  status: SendStatus,
+  extra: Record<string, unknown> = {},
+  onlyFrom?: SendStatus[],
+): Promise<void> {
+  await EmailSend.updateOne(onlyFrom ? { _id: sendId, status: { $in: onlyFrom } } : { _id: sendId }, {
+    $set: { status, ...extra },
+  });
+}
+
+const errorText = (err: unknown) => headerSafe(err instanceof Error ? err.message : String(err), 500);
+
+/**
+ * Inserts the send's claim. The unique `_id` makes one attempt win. An insert whose answer was
+ * lost (a timeout, or the driver retrying a write that had in fact been applied and then meeting
+ * it as a duplicate) is recognised by its owner token, so it neither sends twice nor gives up a
+ * send it holds.
+ */
+async function claimSend(sendId: Types.ObjectId): Promise<'won' | 'taken'> {
+  const owner = randomUUID();
+  try {
+    await SendClaim.collection.insertOne({ _id: sendId, owner, claimedAt: clock.now() });
+    return 'won';
+  } catch (err) {
+    const held = await SendClaim.findById(sendId, { owner: 1 })
+      .lean()
+      .catch(() => undefined);
+    if (held?.owner === owner) return 'won';
+    if (isDuplicateKey(err)) return 'taken';
+    throw err;
+  }
+}
+
+/**
+ * The `email` queue's processor: renders and sends one recorded send, at most once.
+ *
+ * The SMTP call happens only after this worker inserted the send's claim (unique `_id`), so two
+ * workers, a retried job or a re-enqueued one can never both send. A send found `sending`, or
+ * already claimed, means an earlier attempt stopped mid-send: it becomes `unknown`, not resent.
+ * Transient failures release the claim and throw, so BullMQ retries with backoff.
+ */
+export async function deliverSend(
+  rt: DeliveryRuntime,
+  sendId: string,
+  log: Logger,
+): Promise<{ status: SendStatus | 'missing' }> {
+  const result = await deliverOnce(rt, sendId, log);
+  sendOutcomes.inc({ status: result.status });
+  return result;
+}
+
+const sendOutcomes = counter('leadflow_email_deliveries_total', 'email deliveries by outcome', ['status']);
+
+async function deliverOnce(
+  rt: DeliveryRuntime,
+  sendId: string,
+  log: Logger,
+): Promise<{ status: SendStatus | 'missing' }> {
+  const send = await EmailSend.findById(sendId).lean<SendDoc>();
+  if (!send) {
+    log.warn({ sendId }, 'send not found; nothing to do');
+    return { status: 'missing' };
+  }
+  if (send.status === 'sending') {
+    await setStatus(send._id, 'unknown', { error: 'found in sending on a later attempt' }, ['sending']);
+    log.warn({ sendId }, 'send found in sending: outcome unknown, not sent again');
+    return { status: 'unknown' };
+  }
+  if (send.status !== 'pending') return { status: send.status };
+
+  const lead = await Lead.findById(send.leadId).lean();
+  if (!lead || lead.mergedInto) {
+    await setStatus(send._id, 'skipped', { error: lead ? 'lead was merged' : 'lead not found' }, ['pending']);
+    return { status: 'skipped' };
+  }
+  if (send.marketing && (lead.unsubscribed || (await isSuppressed(lead.email)))) {
+    await setStatus(send._id, 'suppressed', { error: 'address is unsubscribed or suppressed' }, ['pending']);
+    return { status: 'suppressed' };
+  }
+
+  if ((await claimSend(send._id)) === 'taken') {
+    await setStatus(send._id, 'unknown', { error: 'already claimed by an earlier attempt' }, [
+      'pending',
+      'sending',
+    ]);
+    log.warn({ sendId }, 'send already claimed: outcome unknown, not sent again');
+    return { status: 'unknown' };
+  }
+  await EmailSend.updateOne({ _id: send._id }, { $set: { status: 'sending' }, $inc: { attempts: 1 } });
+
+  const release = async (err: unknown) => {
+    // status first, claim last: a crash in between leaves a claim, which reads as unknown (safe)
+    await setStatus(send._id, 'pending', { error: errorText(err) });
+    await SendClaim.deleteOne({ _id: send._id });
+  };
+
+  let rendered;
+  try {
+    rendered = await renderEmail(rt, {
+      lead,
+      content: send.content ?? { subject: '' },
+      sendId: String(send._id),
+      marketing: send.marketing,
+    });
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500) {
+      await setStatus(send._id, 'failed', { error: errorText(err) });
+      log.error({ sendId, err }, 'send cannot be rendered');
+      return { status: 'failed' };
+    }
+    await release(err);
+    throw err;
+  }
+
+  const { 'Message-ID': messageId, ...headers } = rendered.headers;
+  const name = headerSafe([lead.firstName, lead.lastName].filter(Boolean).join(' '), 200);
+  try {
+    const info = await rt.mailer.send({
+      from: rt.config.mailFrom,
+      to: name ? { name, address: lead.email } : lead.email,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      headers,
+      messageId,
+    });
+    const sentAt = clock.now();
+    // independent writes: one round trip of latency instead of two
+    await Promise.all([
+      setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null }),
+      recordEvent({
+        leadId: lead._id,
+        type: 'email_sent',
+        occurredAt: sentAt,
+        properties: eventProperties(send),
+        key: `email_sent:${String(send._id)}`,
+      }),
+    ]);
+    return { status: 'sent' };
+  } catch (err) {
+    const kind = classifySmtpError(err, rt.mailer.kind);
+    log.warn({ sendId, err, kind }, 'smtp send failed');
+    switch (kind) {
+      case 'retry':
+        await release(err);
+        throw err;
+      case 'bounce':
+        await setStatus(send._id, 'bounced', { error: errorText(err) });
+        await suppressEmail(lead.email, 'bounce', lead._id);
+        await recordEvent({
+          leadId: lead._id,
+          type: 'email_bounce',
+          properties: { ...eventProperties(send), bounce: 'hard' },
+          key: `email_bounce:${String(send._id)}`,
+        });
+        await afterSuppression(lead._id, 'bounce');
+        return { status: 'bounced' };
+      case 'rejected':
+        await setStatus(send._id, 'failed', { error: errorText(err) });
+        return { status: 'failed' };
+      default:
+        await setStatus(send._id, 'unknown', { error: errorText(err) });
+        return { status: 'unknown' };
+    }
+  }
+}
+
+/** Loads a send for tracking; undefined when it no longer exists (erased lead). */
+async function trackedSend(sendId: string) {
+  return EmailSend.findById(sendId, { leadId: 1, sequenceKey: 1, stepId: 1, variant: 1, openedAt: 1 }).lean<
+    Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant' | 'openedAt'>
+  >();
+}
+
+/**
+ * Records a tracking event; the first of its kind for a send gets a deterministic key, so the
+ * unique index (not a conditional update, which FerretDB does not make atomic) tells whether this
+ * is the first. Returns whether it was.
+ */
+async function recordTracking(
+  send: Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant'>,
+  type: 'email_open' | 'email_click',
+  at: Date,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const event = {
+    leadId: send.leadId,
+    type,
+    occurredAt: at,
+    properties: { ...eventProperties(send), ...extra },
+  };
+  const first = await recordEvent({ ...event, key: `${type}:${String(send._id)}:first` });
+  if (first) return true;
+  await recordEvent(event);
+  return false;
+}
+
+/** The open pixel fired: the event is recorded every time, `openedAt` once (the first open). */
+export async function recordOpen(sendId: string): Promise<boolean> {
+  const send = await trackedSend(sendId);
+  if (!send) return false;
+  const now = clock.now();
+  if (await recordTracking(send, 'email_open', now)) {
+    await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
+  }
+  return true;
+}
+
+/** A tracked link was followed: `clickedAt` once; a click proves an open too (images are often blocked). */
+export async function recordClick(sendId: string, url: string): Promise<boolean> {
+  const send = await trackedSend(sendId);
+  if (!send) return false;
+  const now = clock.now();
+  if (await recordTracking(send, 'email_click', now, { url })) {
+    await EmailSend.updateOne({ _id: send._id }, { $set: { clickedAt: now } });
+  }
+  // read-then-write by `_id`: a filter on `_id` alone stays an index lookup on every server
+  if (!send.openedAt) await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
+  return true;
+}
+
+/**
+ * Unsubscribes the recipient of a send: suppression, `lead.unsubscribed`, an `unsubscribe` event
+ * (once per send) and afterSuppression. Repeating it changes nothing more.
+ */
+export async function unsubscribeBySend(sendId: string): Promise<{ found: boolean }> {
+  const send = await trackedSend(sendId);
+  if (!send) return { found: false };
+  const lead = await Lead.findById(send.leadId, { email: 1 }).lean();
+  if (!lead) return { found: false };
+  await suppressEmail(lead.email, 'unsubscribe', lead._id);
+  await Lead.updateOne({ _id: lead._id }, { $set: { unsubscribed: true } });
+  await recordEvent({
+    leadId: lead._id,
+    type: 'unsubscribe',
+    properties: eventProperties(send),
+    key: `unsubscribe:${sendId}`,
+  });
+  await afterSuppression(lead._id, 'unsubscribe');
+  return { found: true };
+}
+
+/**
+ * Repairs what Redis may have lost: sends `pending` for longer than `olderThanMs` whose job is
+ * gone (or finished) are enqueued again, and sends left `sending` with no live job become
+ * `unknown` (a worker died mid-send). MongoDB stays the record of truth.
+ */
+export async function reconcileSends(
+  rt: Pick<Runtime, 'logger'>,
+  opts: { olderThanMs?: number; batch?: number } = {},
+): Promise<{ requeued: number; unknown: number }> {
+  const before = new Date(Date.now() - (opts.olderThanMs ?? 10 * 60_000));
+  const batch = opts.batch ?? 1000;
+  const queue = getQueue(QueueName.email);
+  const liveStates = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+  const pending = await EmailSend.find({ status: 'pending', updatedAt: { $lte: before } }, { _id: 1 })
+    .sort({ updatedAt: 1 })
+    .limit(batch)
+    .lean();
+  const requeue: string[] = [];
+  for (const s of pending) {
+    const id = String(s._id);
+    const job = await queue.getJob(id);
+    if (job && liveStates.has(await job.getState())) continue;
+    // a finished job keeps its id in Redis and would swallow the new one
+    if (job) await job.remove().catch(() => undefined);
+    requeue.push(id);
+  }
+  await enqueueBulk(
+    QueueName.email,
+    requeue.map((sendId) => ({ payload: { sendId }, opts: { jobId: sendId } })),
+  );
+
+  const sending = await EmailSend.find({ status: 'sending', updatedAt: { $lte: before } }, { _id: 1 })
+    .limit(batch)
+    .lean();
+  let unknown = 0;
+  for (const s of sending) {
+    const job = await queue.getJob(String(s._id));
+    if (job && (await job.getState()) === 'active') continue;
+    await setStatus(s._id, 'unknown', { error: 'left in sending by a stopped worker' }, ['sending']);
+    unknown++;
+  }
+  if (requeue.length || unknown) rt.logger.info({ requeued: requeue.length, unknown }, 'sends reconciled');
+  return { requeued: requeue.length, unknown };
+}

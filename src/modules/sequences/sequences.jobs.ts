@@ -1,0 +1,17 @@
+import type { Logger } from '../../lib/logger.js';
+import type { Runtime } from '../../lib/runtime.js';
+import type { Payload } from '../../queues/index.js';
+import { advanceEnrollment, enrollCapturedLead } from './sequences.service.js';
+
+/** nurture: run an enrollment's due steps. */
+export function nurtureProcessor(rt: Runtime) {
+  return (payload: Payload<'nurture'>, { log }: { log: Logger }) =>
+    advanceEnrollment(rt, payload.enrollmentId, log);
+}
+
+/** lead-captured: enroll into the sequences the capture triggers. */
+export function leadCapturedProcessor(_rt: Runtime) {
+  return async (payload: Payload<'lead-captured'>, { log }: { log: Logger }) => ({
+    enrolled: await enrollCapturedLead(payload, log),
+  });
+}

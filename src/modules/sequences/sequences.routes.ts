@@ -1,0 +1,74 @@
+import type { Router } from 'express';
+import express from 'express';
+import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
+import { listQuery, parseInput } from '../../lib/http.js';
+import { allow } from '../admin/index.js';
+import {
+  enrollBodySchema,
+  getSequenceQuerySchema,
+  previewBodySchema,
+  sequenceDefinitionSchema,
+  sequenceKey,
+} from './sequences.schemas.js';
+import {
+  enrollLead,
+  getSequence,
+  listSequences,
+  previewSequence,
+  putSequence,
+  sequenceStats,
+} from './sequences.service.js';
+
+const keyParam = (params: Record<string, unknown>) =>
+  parseInput(sequenceKey, params.key, 'unknown sequence key');
+
+function routes(deps: AppDeps): Router {
+  const r = express.Router();
+  const read = allow('marketing', 'sales');
+  const write = allow('marketing');
+
+  r.get('/', read, async (req, res) => {
+    const q = parseInput(listQuery, req.query);
+    res.json(await listSequences(q));
+  });
+
+  r.put('/:key', write, async (req, res) => {
+    const key = keyParam(req.params);
+    const def = parseInput(sequenceDefinitionSchema, req.body, 'the sequence definition is not valid');
+    const out = await putSequence(key, def);
+    res.status(out.version === 1 ? 201 : 200).json(out);
+  });
+
+  r.get('/:key', read, async (req, res) => {
+    const key = keyParam(req.params);
+    const q = parseInput(getSequenceQuerySchema, req.query);
+    res.json(await getSequence(key, q.version));
+  });
+
+  r.post('/:key/enroll', write, async (req, res) => {
+    const key = keyParam(req.params);
+    const body = parseInput(enrollBodySchema, req.body ?? {});
+    res.status(201).json(await enrollLead(key, body.leadId, req.log));
+  });
+
+  r.post('/:key/preview', write, async (req, res) => {
+    const key = keyParam(req.params);
+    const body = parseInput(previewBodySchema, req.body ?? {});
+    res.json(await previewSequence(deps, key, body));
+  });
+
+  r.get('/:key/stats', read, async (req, res) => {
+    const key = keyParam(req.params);
+    res.json(await sequenceStats(key));
+  });
+
+  return r;
+}
+
+/** /api/sequences: marketing designs sequences and enrolls leads; sales may read. */
+export const sequenceRoutes: AreaRoutes = {
+  name: 'sequences',
+  api: (api, deps) => {
+    api.use('/sequences', routes(deps));
+  },
+};
