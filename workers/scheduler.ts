@@ -12,6 +12,7 @@ export const schedule: Record<Task, string> = {
   reconcile: '* * * * *',
   decay: '17 * * * *',
   sla: '*/5 * * * *',
+  cleanup: '41 * * * *',
 };
 
 /**

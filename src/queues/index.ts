@@ -39,7 +39,7 @@ export const payloadSchemas = {
   [QueueName.email]: z.object({ sendId: objectId }),
   [QueueName.scoring]: z.object({ eventIds: z.array(objectId).min(1).max(1000) }),
   [QueueName.handoff]: z.object({ leadId: objectId }),
-  [QueueName.maintenance]: z.object({ task: z.enum(['reconcile', 'decay', 'sla', 'heartbeat']) }),
+  [QueueName.maintenance]: z.object({ task: z.enum(['reconcile', 'decay', 'sla', 'heartbeat', 'cleanup']) }),
 } satisfies Record<QueueName, z.ZodType>;
 
 export type Payload<Q extends QueueName> = z.infer<(typeof payloadSchemas)[Q]>;

@@ -31,3 +31,4 @@ export {
   registerLeadOwnedCollection,
 } from './lead.service.js';
 export { leadRoutes } from './leads.routes.js';
+export { purgeIdempotencyKeys } from './idempotency.service.js';

@@ -5,6 +5,7 @@ import { clock } from '../../lib/clock.js';
 import { Setting } from '../admin/api-key.model.js';
 import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
+import { purgeIdempotencyKeys } from '../leads/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -29,6 +30,8 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
   }),
+  /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
+  cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {
