@@ -188,9 +188,8 @@ describe('sequences delivered through real SMTP', () => {
         },
       ],
     });
-    const leads = [];
-    for (let i = 0; i < 16; i++) leads.push(await newLead('Ab'));
-    for (const l of leads) await enroll('ab', l.id);
+    const leads = await Promise.all(Array.from({ length: 16 }, () => newLead('Ab')));
+    await Promise.all(leads.map((l) => enroll('ab', l.id)));
     await waitFor(async () => (await EmailSend.countDocuments({ sequenceKey: 'ab', status: 'sent' })) === 16);
     const subjects = leads.map((l) => mailTo(l.email)[0]?.parsed.subject);
     const plain = subjects.filter((s) => s === 'Plain subject').length;

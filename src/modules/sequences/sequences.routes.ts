@@ -35,8 +35,8 @@ function routes(deps: AppDeps): Router {
   r.put('/:key', write, async (req, res) => {
     const key = keyParam(req.params);
     const def = parseInput(sequenceDefinitionSchema, req.body, 'the sequence definition is not valid');
-    const out = await putSequence(key, def);
-    res.status(out.version === 1 ? 201 : 200).json(out);
+    // 200 like every PUT of the API (forms, scoring): each PUT is a new version of one resource
+    res.json(await putSequence(key, def));
   });
 
   r.get('/:key', read, async (req, res) => {

@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import { clock, parseDuration } from '../../lib/clock.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { counter } from '../../lib/metrics.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueue, enqueueBulk, getQueue, type Payload } from '../../queues/index.js';
@@ -26,6 +27,13 @@ import {
 import type { PreviewBody, SequenceDefinition, SequenceStep } from './sequences.schemas.js';
 
 type RenderRuntime = Parameters<typeof renderEmail>[0];
+
+const stepOutcomes = () =>
+  counter(
+    'leadflow_sequence_steps_total',
+    'Sequence step outcomes (sent, skipped, deferred, exited, completed)',
+    ['outcome'],
+  );
 
 type Version = { key: string; version: number; definition: SequenceDefinition; createdAt?: Date };
 
@@ -65,6 +73,20 @@ export async function putSequence(
     }
   }
   throw conflict(`sequence ${key} is being changed concurrently; try again`);
+}
+
+/** Versions never change once stored, so workers keep the ones they run (bounded). */
+const versionCache = new Map<string, Version>();
+async function findVersionCached(key: string, version: number): Promise<Version | null> {
+  const k = `${key}\u0000${version}`;
+  const hit = versionCache.get(k);
+  if (hit) return hit;
+  const v = await findVersion(key, version);
+  if (v) {
+    if (versionCache.size >= 500) versionCache.delete(versionCache.keys().next().value!);
+    versionCache.set(k, v);
+  }
+  return v;
 }
 
 async function findVersion(key: string, version?: number): Promise<Version | null> {
@@ -244,6 +266,7 @@ async function finishEnrollment(
       $push: { history: { at: now, action: state, detail: reason } },
     },
   );
+  if (res.modifiedCount > 0) stepOutcomes().inc({ outcome: state });
   if (res.modifiedCount > 0 && state === 'exited') {
     await recordEvent({
       leadId: e.leadId,
@@ -334,6 +357,7 @@ async function deferEnrollment(
     },
   );
   await scheduleRun({ _id: e._id, currentStep: e.currentStep, nextRunAt: until });
+  stepOutcomes().inc({ outcome: 'deferred' });
 }
 
 async function recentSendTimes(leadId: Types.ObjectId, since: Date): Promise<Date[]> {
@@ -368,13 +392,20 @@ export async function advanceEnrollment(
       await scheduleRun(e);
       return out;
     }
-    seq ??= await findVersion(e.sequenceKey, e.version);
+    seq ??= await findVersionCached(e.sequenceKey, e.version);
     if (!seq) {
       await finishEnrollment(e, 'exited', 'sequence_missing');
       out.state = 'exited';
       return out;
     }
     const def = seq.definition;
+    const index = e.currentStep;
+    const step = def.steps[index];
+    if (!step) {
+      await finishEnrollment(e, 'completed', null);
+      out.state = 'completed';
+      return out;
+    }
     const lead = (await Lead.findById(e.leadId).lean()) as LeadDoc | null;
     if (!lead || lead.mergedInto) {
       await finishEnrollment(e, 'exited', lead ? 'merged' : 'lead_deleted');
@@ -386,13 +417,6 @@ export async function advanceEnrollment(
       await finishEnrollment(e, 'exited', reason);
       out.state = 'exited';
       log?.info({ enrollmentId, reason }, 'enrollment exited');
-      return out;
-    }
-    const index = e.currentStep;
-    const step = def.steps[index];
-    if (!step) {
-      await finishEnrollment(e, 'completed', null);
-      out.state = 'completed';
       return out;
     }
     const sendKey = `${enrollmentId}:${step.id}`;
@@ -415,6 +439,7 @@ export async function advanceEnrollment(
             false,
           );
           out.skipped.push(step.id);
+          stepOutcomes().inc({ outcome: 'skipped' });
           continue;
         }
       }
@@ -463,6 +488,7 @@ export async function advanceEnrollment(
     await enqueue('email', { sendId }, { jobId: sendId });
     await moveToNextStep(e, def, index, step, now, { action: 'sent', sendId }, true);
     out.sent.push(step.id);
+    stepOutcomes().inc({ outcome: 'sent' });
     log?.debug({ enrollmentId, stepId: step.id, sendId }, 'step sent');
   }
   return out;
