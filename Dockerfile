@@ -4,7 +4,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 # tsx is a runtime dependency: the image runs the TypeScript sources directly.
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm install --omit=dev --ignore-scripts && npm cache clean --force
 COPY src ./src
 COPY workers ./workers
 COPY templates ./templates

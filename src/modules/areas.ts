@@ -1,6 +1,9 @@
 import type { AreaRoutes } from '../lib/app-types.js';
+import { crmRoutes } from './crm/index.js';
 import { emailRoutes } from './email/email.routes.js';
+import { formRoutes } from './forms/index.js';
+import { leadRoutes } from './leads/index.js';
 import { sequenceRoutes } from './sequences/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
-export const areas: AreaRoutes[] = [emailRoutes, sequenceRoutes];
+export const areas: AreaRoutes[] = [formRoutes, leadRoutes, crmRoutes, emailRoutes, sequenceRoutes];

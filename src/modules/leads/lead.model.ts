@@ -94,6 +94,8 @@ leadSchema.index({ ownerId: 1, _id: 1 });
 leadSchema.index({ phone: 1 });
 // Find Duplicates by name + company
 leadSchema.index({ lastName: 1, company: 1 });
+// tombstones of a lead (erasure deletes them, a merge re-points them)
+leadSchema.index({ mergedInto: 1 });
 
 export type LeadDoc = InferSchemaType<typeof leadSchema> & { _id: Types.ObjectId };
 export const Lead = mongoose.model('Lead', leadSchema);

@@ -1,0 +1,87 @@
+/**
+ * One target of bench/intake.ts, run as its own process (the API as a real listening server):
+ *   echo    bare express + JSON parser, answering the body
+ *   upsert  bare express + JSON parser + one raw driver upsert on a unique email key
+ *   api     leadflow's app: POST /f/:formId with everything (rate limit, form, validation, capture,
+ *           event, lead-captured job)
+ * Prints `READY <port>` when listening; on SIGTERM drops its database and queue keys and exits.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import mongoose from 'mongoose';
+import { Redis } from 'ioredis';
+import { buildApp } from '../src/app.js';
+import { loadConfig, type ReadyConfig } from '../src/config.js';
+import { createLogger } from '../src/lib/logger.js';
+import { connectRuntime } from '../src/lib/runtime.js';
+import { putForm } from '../src/modules/forms/index.js';
+
+const mode = process.argv[2];
+const mongodbUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27027/';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
+const id = randomBytes(4).toString('hex');
+const dbName = `bench_intake_${id}`;
+const queuePrefix = `bench-${id}`;
+
+const app = express();
+let cleanup = async () => {};
+
+if (mode === 'echo') {
+  app.use(express.json());
+  app.post('/f/:formId', (req, res) => {
+    res.status(201).json(req.body);
+  });
+} else if (mode === 'upsert') {
+  await mongoose.connect(mongodbUri, { dbName, maxPoolSize: 50 });
+  const coll = mongoose.connection.db!.collection('leads');
+  await coll.createIndex({ emailKey: 1 }, { unique: true });
+  app.use(express.json());
+  app.post('/f/:formId', async (req, res) => {
+    const body = req.body as { email: string };
+    const emailKey = String(body.email).trim().toLowerCase();
+    const r = await coll.updateOne({ emailKey }, { $setOnInsert: { ...body, emailKey } }, { upsert: true });
+    res
+      .status(r.upsertedCount ? 201 : 200)
+      .json({ leadId: String(r.upsertedId ?? ''), created: !!r.upsertedCount });
+  });
+  cleanup = async () => {
+    await mongoose.connection.db!.dropDatabase();
+    await mongoose.disconnect();
+  };
+} else if (mode === 'api') {
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    MONGODB_URI: mongodbUri,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: queuePrefix,
+    RATE_LIMIT_PUBLIC: '100000000',
+  }) as ReadyConfig;
+  const rt = await connectRuntime(config, createLogger('warn', 'bench'), { dbName });
+  await putForm('bench', { name: 'Bench', source: 'Bench' }, config.publicUrl);
+  const api = buildApp(rt);
+  app.use(api);
+  cleanup = async () => {
+    await mongoose.connection.db!.dropDatabase();
+    const redis = new Redis(redisUrl);
+    const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
+    redis.disconnect();
+  };
+} else {
+  process.stderr.write('usage: intake-server.ts echo|upsert|api\n');
+  process.exit(2);
+}
+
+const server = app.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`);
+});
+server.keepAliveTimeout = 30_000;
+process.on('SIGTERM', () => {
+  server.close();
+  cleanup()
+    .catch((err: unknown) => process.stderr.write(`cleanup failed: ${String(err)}\n`))
+    .finally(() => process.exit(0));
+});

@@ -1,0 +1,33 @@
+export {
+  Lead,
+  leadStatuses,
+  lifecycleStages,
+  leadFields,
+  type LeadDoc,
+  type LeadStatus,
+  type LifecycleStage,
+} from './lead.model.js';
+export { emailKey, cleanText, countryCode, phoneE164 } from './normalize.js';
+export { leadInputSchema, attributesSchema, attributeName, type LeadInput } from './lead.schemas.js';
+export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './normalize-input.js';
+export {
+  captureLeads,
+  captureLead,
+  requireQueueConnection,
+  type CaptureContext,
+  type CaptureResult,
+  type CaptureVia,
+} from './capture.service.js';
+export { toLeadJson, type LeadJson } from './lead.view.js';
+export {
+  getLead,
+  resolveLead,
+  listLeads,
+  patchLead,
+  deleteLead,
+  findDuplicates,
+  mergeLeads,
+  getTimeline,
+  registerLeadOwnedCollection,
+} from './lead.service.js';
+export { leadRoutes } from './leads.routes.js';
