@@ -330,4 +330,33 @@ describe('sequence engine', () => {
     expect(by('short').every((s) => s.content!.subject === 'Short')).toBe(true);
     expect(by('long').every((s) => s.content!.subject === 'A much longer subject')).toBe(true);
   });
+
+  it('when two leads in one sequence are merged, then the survivor keeps one enrollment and gets each step once', async () => {
+    await putSequence('merge', {
+      name: 'Merge',
+      steps: [
+        { id: 'one', subject: 'One', text: '1' },
+        { id: 'two', wait: '1d', subject: 'Two', text: '2' },
+      ],
+    });
+    const survivor = await newLead();
+    const other = await newLead();
+    const kept = await enrolled('merge', survivor);
+    const moved = await enrolled('merge', other);
+    await waitForSends(kept, 1);
+    await waitForSends(moved, 1);
+    const merge = await env
+      .http()
+      .post(`/api/leads/${survivor}/merge`)
+      .set('Authorization', `Bearer ${key}`)
+      .send({ ids: [other] });
+    expect(merge.status, JSON.stringify(merge.body)).toBe(200);
+    expect(String((await Enrollment.findById(moved).lean())!.leadId)).toBe(survivor);
+
+    await passTime(DAY + 60_000);
+    expect((await waitForState(moved, 'exited')).exitReason).toBe('merged');
+    await waitForState(kept, 'completed');
+    expect((await sendsOf(kept)).map((s) => s.stepId)).toEqual(['one', 'two']);
+    expect((await sendsOf(moved)).map((s) => s.stepId)).toEqual(['one']);
+  });
 });

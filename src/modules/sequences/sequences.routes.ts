@@ -51,7 +51,8 @@ function routes(deps: AppDeps): Router {
     res.status(201).json(await enrollLead(key, body.leadId, req.log));
   });
 
-  r.post('/:key/preview', write, async (req, res) => {
+  // a preview renders and sends nothing: reading
+  r.post('/:key/preview', read, async (req, res) => {
     const key = keyParam(req.params);
     const body = parseInput(previewBodySchema, req.body ?? {});
     res.json(await previewSequence(deps, key, body));

@@ -296,6 +296,18 @@ export async function exitEnrollmentsForLead(
   return n;
 }
 
+/** Whether the lead has another active enrollment in the same sequence that started earlier. */
+async function hasOtherActive(e: EnrollmentDoc): Promise<boolean> {
+  const others = await Enrollment.find(
+    { leadId: e.leadId, sequenceKey: e.sequenceKey, state: 'active', _id: { $ne: e._id } },
+    { enrolledAt: 1 },
+  ).lean();
+  const earlier = (o: { _id: Types.ObjectId; enrolledAt: Date }) =>
+    o.enrolledAt < e.enrolledAt ||
+    (o.enrolledAt.getTime() === e.enrolledAt.getTime() && String(o._id) < String(e._id));
+  return others.some(earlier);
+}
+
 /** Which exit goal (or hard stop) applies to this lead now, if any. */
 async function exitReasonFor(
   e: Pick<EnrollmentDoc, 'leadId' | 'enrolledAt'>,
@@ -409,6 +421,12 @@ export async function advanceEnrollment(
     const lead = (await Lead.findById(e.leadId).lean()) as LeadDoc | null;
     if (!lead || lead.mergedInto) {
       await finishEnrollment(e, 'exited', lead ? 'merged' : 'lead_deleted');
+      out.state = 'exited';
+      return out;
+    }
+    if (!e.slot.startsWith(`${String(e.leadId)}:`) && (await hasOtherActive(e))) {
+      // moved here by a lead merge while the survivor was already in this sequence: one is enough
+      await finishEnrollment(e, 'exited', 'merged');
       out.state = 'exited';
       return out;
     }
