@@ -7,8 +7,7 @@ import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueue, enqueueBulk, getQueue, type Payload } from '../../queues/index.js';
 import { EmailSend } from '../email/send.model.js';
-import { renderEmail, type RenderLead } from '../email/index.js';
-import { Suppression, emailHash } from '../email/suppression.model.js';
+import { isSuppressed, renderEmail, type RenderLead } from '../email/index.js';
 import { recordEvent } from '../events/events.service.js';
 import { LeadEvent } from '../events/event.model.js';
 import { Lead, type LeadDoc } from '../leads/lead.model.js';
@@ -243,7 +242,7 @@ export async function enrollLead(key: string, leadId: string, log?: Logger): Pro
 
 async function isUnmailable(lead: Pick<LeadDoc, 'unsubscribed' | 'email'>): Promise<boolean> {
   if (lead.unsubscribed) return true;
-  return (await Suppression.exists({ emailHash: emailHash(lead.email) })) !== null;
+  return isSuppressed(lead.email);
 }
 
 /** Ends an active enrollment; frees its slot so the re-enrollment policy decides what comes next. */
@@ -316,7 +315,7 @@ async function exitReasonFor(
 ): Promise<string | undefined> {
   // not a goal but a rule: no marketing email after an unsubscribe, bounce or complaint
   if (lead.unsubscribed) return 'unsubscribed';
-  if (await Suppression.exists({ emailHash: emailHash(lead.email) })) return 'suppressed';
+  if (await isSuppressed(lead.email)) return 'suppressed';
   const goals = new Set(def.exitOn);
   if (goals.has('converted') && (lead.status === 'converted' || lead.convertedAt)) return 'converted';
   if (goals.has('qualified') && (lead.status === 'qualified' || lead.status === 'converted'))
