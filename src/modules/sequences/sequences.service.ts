@@ -194,7 +194,11 @@ export async function enrollLead(key: string, leadId: string, log?: Logger): Pro
   if (!lead) throw notFound('lead');
   if (await isUnmailable(lead)) throw conflict('the lead has unsubscribed or its address is suppressed');
   const id = String(lead._id);
-  const previous = await Enrollment.find({ leadId: lead._id, sequenceKey: key }, { finishedAt: 1 }).lean();
+  // under "always" only an active enrollment blocks, and the unique slot insert below refuses that
+  const previous =
+    seq.definition.reenroll === 'always'
+      ? []
+      : await Enrollment.find({ leadId: lead._id, sequenceKey: key }, { finishedAt: 1 }).lean();
   const now = clock.now();
   if (!reenrollAllowed(seq.definition.reenroll, previous, now)) {
     throw conflict(
