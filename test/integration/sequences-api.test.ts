@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { advanceClock } from '../../src/lib/clock.js';
+import { EmailSend } from '../../src/modules/email/send.model.js';
 import { Lead } from '../../src/modules/leads/lead.model.js';
 import { emailKey } from '../../src/modules/leads/normalize.js';
 import { Enrollment } from '../../src/modules/sequences/index.js';
 import { enqueue, getQueue } from '../../src/queues/index.js';
 import { startLeadCapturedWorker } from '../../workers/lead-captured.js';
+import { startMaintenanceWorker } from '../../workers/maintenance.js';
 import { startNurtureWorker } from '../../workers/nurture.js';
 import { useTestEnv } from '../helpers/env.js';
 import { waitFor } from '../helpers/wait.js';
@@ -35,6 +38,7 @@ describe('sequences API', () => {
     sales = await env.keyFor('sales');
     startNurtureWorker(env.rt);
     startLeadCapturedWorker(env.rt);
+    startMaintenanceWorker(env.rt);
   });
   const as = (k: string) => ({ Authorization: `Bearer ${k}` });
   let n = 0;
@@ -45,7 +49,7 @@ describe('sequences API', () => {
 
   it('when the API.md example is PUT, then it is stored as version 1 and read back whole', async () => {
     const res = await env.http().put('/api/sequences/welcome').set(as(marketing)).send(valid);
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(200);
     expect(res.body).toEqual({ key: 'welcome', version: 1 });
     const got = await env.http().get('/api/sequences/welcome').set(as(sales));
     expect(got.status).toBe(200);
@@ -179,5 +183,36 @@ describe('sequences API', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ enrolled: 1, active: 1, completed: 0, exited: 0, converted: 0 });
     expect(res.body.steps.map((s: { id: string }) => s.id)).toEqual(['hello', 'case-study']);
+  });
+
+  it('when several PUTs of one sequence race, then each gets its own version', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        env
+          .http()
+          .put('/api/sequences/racing')
+          .set(as(marketing))
+          .send({ ...valid, name: `Racing ${i}` }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(results.map((r) => r.body.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect((await env.http().get('/api/sequences/racing').set(as(marketing))).body.version).toBe(5);
+  });
+
+  it('when the scheduler’s reconcile task runs, then a step that became due is sent', async () => {
+    await env
+      .http()
+      .put('/api/sequences/scheduled')
+      .set(as(marketing))
+      .send({ name: 'Sched', steps: [{ id: 'later', wait: '3d', subject: 'Later', text: 'x' }] });
+    const leadId = await newLead();
+    const res = await env.http().post('/api/sequences/scheduled/enroll').set(as(marketing)).send({ leadId });
+    expect(res.status).toBe(201);
+    expect(await EmailSend.countDocuments({ enrollmentId: res.body.id })).toBe(0);
+    advanceClock(3 * 24 * 3_600_000 + 60_000);
+    await enqueue('maintenance', { task: 'reconcile' });
+    const send = await waitFor(() => EmailSend.findOne({ enrollmentId: res.body.id }).lean());
+    expect(send.stepId).toBe('later');
   });
 });

@@ -5,6 +5,7 @@ import { Lead } from '../../src/modules/leads/lead.model.js';
 import { emailKey } from '../../src/modules/leads/normalize.js';
 import { Enrollment, reconcileSequences } from '../../src/modules/sequences/index.js';
 import { startEmailWorker } from '../../workers/email.js';
+import { startLeadCapturedWorker } from '../../workers/lead-captured.js';
 import { startNurtureWorker } from '../../workers/nurture.js';
 import { deleteQueueKeys, useTestEnv } from '../helpers/env.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
@@ -22,6 +23,7 @@ describe('sequences delivered through real SMTP', () => {
     key = await env.keyFor('marketing');
     startNurtureWorker(env.rt);
     startEmailWorker(env.rt);
+    startLeadCapturedWorker(env.rt);
     return () => sink.close();
   });
   const auth = () => ({ Authorization: `Bearer ${key}` });
@@ -188,9 +190,8 @@ describe('sequences delivered through real SMTP', () => {
         },
       ],
     });
-    const leads = [];
-    for (let i = 0; i < 16; i++) leads.push(await newLead('Ab'));
-    for (const l of leads) await enroll('ab', l.id);
+    const leads = await Promise.all(Array.from({ length: 16 }, () => newLead('Ab')));
+    await Promise.all(leads.map((l) => enroll('ab', l.id)));
     await waitFor(async () => (await EmailSend.countDocuments({ sequenceKey: 'ab', status: 'sent' })) === 16);
     const subjects = leads.map((l) => mailTo(l.email)[0]?.parsed.subject);
     const plain = subjects.filter((s) => s === 'Plain subject').length;
@@ -237,5 +238,26 @@ describe('sequences delivered through real SMTP', () => {
     expect(bad.status).toBe(400);
     // a preview sends nothing
     expect(mailTo(fay.email)).toHaveLength(0);
+  });
+
+  it('when a web form names a sequence, then a submission enrolls the new lead and its first email arrives', async () => {
+    await put('form-welcome', {
+      name: 'Form welcome',
+      steps: [{ id: 'thanks', subject: 'Thanks {{lead.firstName}}', text: 'We will be in touch.' }],
+    });
+    const form = await env
+      .http()
+      .put('/api/forms/demo-request')
+      .set(auth())
+      .send({ name: 'Demo request', sequence: 'form-welcome', minFillSeconds: 0 });
+    expect(form.status, JSON.stringify(form.body)).toBe(200);
+    const email = `form-${Date.now()}@example.com`;
+    const res = await env.http().post('/f/demo-request').send({ email, firstName: 'Hal' });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const [mail] = await waitForMail(email, 1);
+    expect(mail!.parsed.subject).toBe('Thanks Hal');
+    const lead = await Lead.findById(res.body.leadId).lean();
+    expect(lead!.status).toBe('nurturing');
+    expect(await Enrollment.countDocuments({ leadId: res.body.leadId, sequenceKey: 'form-welcome' })).toBe(1);
   });
 });

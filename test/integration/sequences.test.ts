@@ -316,18 +316,47 @@ describe('sequence engine', () => {
         },
       ],
     });
-    const ids = [];
-    for (let i = 0; i < 24; i++) ids.push(await enrolled('ab', await newLead()));
+    const leads = await Promise.all(Array.from({ length: 16 }, () => newLead()));
+    const ids = await Promise.all(leads.map((l) => enrolled('ab', l)));
     const sends = await waitFor(async () => {
       const s = await EmailSend.find({ sequenceKey: 'ab' }).lean();
       return s.length === ids.length ? s : undefined;
     });
     const by = (v: string) => sends.filter((s) => s.variant === v);
-    // P(all 24 on one side) = 2 * 2^-24
+    // P(all 16 on one side) = 2^-15
     expect(by('short').length).toBeGreaterThan(0);
     expect(by('long').length).toBeGreaterThan(0);
-    expect(by('short').length + by('long').length).toBe(24);
+    expect(by('short').length + by('long').length).toBe(16);
     expect(by('short').every((s) => s.content!.subject === 'Short')).toBe(true);
     expect(by('long').every((s) => s.content!.subject === 'A much longer subject')).toBe(true);
+  });
+
+  it('when two leads in one sequence are merged, then the survivor keeps one enrollment and gets each step once', async () => {
+    await putSequence('merge', {
+      name: 'Merge',
+      steps: [
+        { id: 'one', subject: 'One', text: '1' },
+        { id: 'two', wait: '1d', subject: 'Two', text: '2' },
+      ],
+    });
+    const survivor = await newLead();
+    const other = await newLead();
+    const kept = await enrolled('merge', survivor);
+    const moved = await enrolled('merge', other);
+    await waitForSends(kept, 1);
+    await waitForSends(moved, 1);
+    const merge = await env
+      .http()
+      .post(`/api/leads/${survivor}/merge`)
+      .set('Authorization', `Bearer ${key}`)
+      .send({ ids: [other] });
+    expect(merge.status, JSON.stringify(merge.body)).toBe(200);
+    expect(String((await Enrollment.findById(moved).lean())!.leadId)).toBe(survivor);
+
+    await passTime(DAY + 60_000);
+    expect((await waitForState(moved, 'exited')).exitReason).toBe('merged');
+    await waitForState(kept, 'completed');
+    expect((await sendsOf(kept)).map((s) => s.stepId)).toEqual(['one', 'two']);
+    expect((await sendsOf(moved)).map((s) => s.stepId)).toEqual(['one']);
   });
 });

@@ -35,8 +35,8 @@ function routes(deps: AppDeps): Router {
   r.put('/:key', write, async (req, res) => {
     const key = keyParam(req.params);
     const def = parseInput(sequenceDefinitionSchema, req.body, 'the sequence definition is not valid');
-    const out = await putSequence(key, def);
-    res.status(out.version === 1 ? 201 : 200).json(out);
+    // 200 like every PUT of the API (forms, scoring): each PUT is a new version of one resource
+    res.json(await putSequence(key, def));
   });
 
   r.get('/:key', read, async (req, res) => {
@@ -51,7 +51,8 @@ function routes(deps: AppDeps): Router {
     res.status(201).json(await enrollLead(key, body.leadId, req.log));
   });
 
-  r.post('/:key/preview', write, async (req, res) => {
+  // a preview renders and sends nothing: reading
+  r.post('/:key/preview', read, async (req, res) => {
     const key = keyParam(req.params);
     const body = parseInput(previewBodySchema, req.body ?? {});
     res.json(await previewSequence(deps, key, body));

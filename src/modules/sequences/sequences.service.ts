@@ -2,12 +2,12 @@ import { Types } from 'mongoose';
 import { clock, parseDuration } from '../../lib/clock.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { counter } from '../../lib/metrics.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueue, enqueueBulk, getQueue, type Payload } from '../../queues/index.js';
 import { EmailSend } from '../email/send.model.js';
-import { renderEmail, type RenderLead } from '../email/index.js';
-import { Suppression, emailHash } from '../email/suppression.model.js';
+import { isSuppressed, renderEmail, type RenderLead } from '../email/index.js';
 import { recordEvent } from '../events/events.service.js';
 import { LeadEvent } from '../events/event.model.js';
 import { Lead, type LeadDoc } from '../leads/lead.model.js';
@@ -26,6 +26,13 @@ import {
 import type { PreviewBody, SequenceDefinition, SequenceStep } from './sequences.schemas.js';
 
 type RenderRuntime = Parameters<typeof renderEmail>[0];
+
+const stepOutcomes = () =>
+  counter(
+    'leadflow_sequence_steps_total',
+    'Sequence step outcomes (sent, skipped, deferred, exited, completed)',
+    ['outcome'],
+  );
 
 type Version = { key: string; version: number; definition: SequenceDefinition; createdAt?: Date };
 
@@ -65,6 +72,20 @@ export async function putSequence(
     }
   }
   throw conflict(`sequence ${key} is being changed concurrently; try again`);
+}
+
+/** Versions never change once stored, so workers keep the ones they run (bounded). */
+const versionCache = new Map<string, Version>();
+async function findVersionCached(key: string, version: number): Promise<Version | null> {
+  const k = `${key}\u0000${version}`;
+  const hit = versionCache.get(k);
+  if (hit) return hit;
+  const v = await findVersion(key, version);
+  if (v) {
+    if (versionCache.size >= 500) versionCache.delete(versionCache.keys().next().value!);
+    versionCache.set(k, v);
+  }
+  return v;
 }
 
 async function findVersion(key: string, version?: number): Promise<Version | null> {
@@ -173,7 +194,11 @@ export async function enrollLead(key: string, leadId: string, log?: Logger): Pro
   if (!lead) throw notFound('lead');
   if (await isUnmailable(lead)) throw conflict('the lead has unsubscribed or its address is suppressed');
   const id = String(lead._id);
-  const previous = await Enrollment.find({ leadId: lead._id, sequenceKey: key }, { finishedAt: 1 }).lean();
+  // under "always" only an active enrollment blocks, and the unique slot insert below refuses that
+  const previous =
+    seq.definition.reenroll === 'always'
+      ? []
+      : await Enrollment.find({ leadId: lead._id, sequenceKey: key }, { finishedAt: 1 }).lean();
   const now = clock.now();
   if (!reenrollAllowed(seq.definition.reenroll, previous, now)) {
     throw conflict(
@@ -221,7 +246,7 @@ export async function enrollLead(key: string, leadId: string, log?: Logger): Pro
 
 async function isUnmailable(lead: Pick<LeadDoc, 'unsubscribed' | 'email'>): Promise<boolean> {
   if (lead.unsubscribed) return true;
-  return (await Suppression.exists({ emailHash: emailHash(lead.email) })) !== null;
+  return isSuppressed(lead.email);
 }
 
 /** Ends an active enrollment; frees its slot so the re-enrollment policy decides what comes next. */
@@ -244,6 +269,7 @@ async function finishEnrollment(
       $push: { history: { at: now, action: state, detail: reason } },
     },
   );
+  if (res.modifiedCount > 0) stepOutcomes().inc({ outcome: state });
   if (res.modifiedCount > 0 && state === 'exited') {
     await recordEvent({
       leadId: e.leadId,
@@ -273,6 +299,18 @@ export async function exitEnrollmentsForLead(
   return n;
 }
 
+/** Whether the lead has another active enrollment in the same sequence that started earlier. */
+async function hasOtherActive(e: EnrollmentDoc): Promise<boolean> {
+  const others = await Enrollment.find(
+    { leadId: e.leadId, sequenceKey: e.sequenceKey, state: 'active', _id: { $ne: e._id } },
+    { enrolledAt: 1 },
+  ).lean();
+  const earlier = (o: { _id: Types.ObjectId; enrolledAt: Date }) =>
+    o.enrolledAt < e.enrolledAt ||
+    (o.enrolledAt.getTime() === e.enrolledAt.getTime() && String(o._id) < String(e._id));
+  return others.some(earlier);
+}
+
 /** Which exit goal (or hard stop) applies to this lead now, if any. */
 async function exitReasonFor(
   e: Pick<EnrollmentDoc, 'leadId' | 'enrolledAt'>,
@@ -281,7 +319,7 @@ async function exitReasonFor(
 ): Promise<string | undefined> {
   // not a goal but a rule: no marketing email after an unsubscribe, bounce or complaint
   if (lead.unsubscribed) return 'unsubscribed';
-  if (await Suppression.exists({ emailHash: emailHash(lead.email) })) return 'suppressed';
+  if (await isSuppressed(lead.email)) return 'suppressed';
   const goals = new Set(def.exitOn);
   if (goals.has('converted') && (lead.status === 'converted' || lead.convertedAt)) return 'converted';
   if (goals.has('qualified') && (lead.status === 'qualified' || lead.status === 'converted'))
@@ -334,6 +372,7 @@ async function deferEnrollment(
     },
   );
   await scheduleRun({ _id: e._id, currentStep: e.currentStep, nextRunAt: until });
+  stepOutcomes().inc({ outcome: 'deferred' });
 }
 
 async function recentSendTimes(leadId: Types.ObjectId, since: Date): Promise<Date[]> {
@@ -368,16 +407,29 @@ export async function advanceEnrollment(
       await scheduleRun(e);
       return out;
     }
-    seq ??= await findVersion(e.sequenceKey, e.version);
+    seq ??= await findVersionCached(e.sequenceKey, e.version);
     if (!seq) {
       await finishEnrollment(e, 'exited', 'sequence_missing');
       out.state = 'exited';
       return out;
     }
     const def = seq.definition;
+    const index = e.currentStep;
+    const step = def.steps[index];
+    if (!step) {
+      await finishEnrollment(e, 'completed', null);
+      out.state = 'completed';
+      return out;
+    }
     const lead = (await Lead.findById(e.leadId).lean()) as LeadDoc | null;
     if (!lead || lead.mergedInto) {
       await finishEnrollment(e, 'exited', lead ? 'merged' : 'lead_deleted');
+      out.state = 'exited';
+      return out;
+    }
+    if (!e.slot.startsWith(`${String(e.leadId)}:`) && (await hasOtherActive(e))) {
+      // moved here by a lead merge while the survivor was already in this sequence: one is enough
+      await finishEnrollment(e, 'exited', 'merged');
       out.state = 'exited';
       return out;
     }
@@ -386,13 +438,6 @@ export async function advanceEnrollment(
       await finishEnrollment(e, 'exited', reason);
       out.state = 'exited';
       log?.info({ enrollmentId, reason }, 'enrollment exited');
-      return out;
-    }
-    const index = e.currentStep;
-    const step = def.steps[index];
-    if (!step) {
-      await finishEnrollment(e, 'completed', null);
-      out.state = 'completed';
       return out;
     }
     const sendKey = `${enrollmentId}:${step.id}`;
@@ -415,6 +460,7 @@ export async function advanceEnrollment(
             false,
           );
           out.skipped.push(step.id);
+          stepOutcomes().inc({ outcome: 'skipped' });
           continue;
         }
       }
@@ -463,6 +509,7 @@ export async function advanceEnrollment(
     await enqueue('email', { sendId }, { jobId: sendId });
     await moveToNextStep(e, def, index, step, now, { action: 'sent', sendId }, true);
     out.sent.push(step.id);
+    stepOutcomes().inc({ outcome: 'sent' });
     log?.debug({ enrollmentId, stepId: step.id, sendId }, 'step sent');
   }
   return out;
