@@ -1,5 +1,6 @@
 import type { LeadInput } from './lead.schemas.js';
 import { cleanText, countryCode, emailKey, phoneE164 } from './normalize.js';
+import { leadFields, type LeadField } from './lead.model.js';
 
 /** A lead input after normalisation: what is compared, stored and kept in the timeline. */
 export type NormalizedLead = {
@@ -16,15 +17,7 @@ export type NormalizedLead = {
 };
 
 /** The fields a repeat submission may fill when they are empty on the existing lead. */
-export const fillableFields = [
-  'firstName',
-  'lastName',
-  'company',
-  'title',
-  'phone',
-  'country',
-  'source',
-] as const;
+export const fillableFields = leadFields.filter((f): f is Exclude<LeadField, 'email'> => f !== 'email');
 
 /**
  * Email trimmed (display form kept) with a case-folded key, names trimmed, country as ISO code
