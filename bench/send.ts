@@ -4,7 +4,7 @@
  * one pre-rendered message to the same sink in the same run. Then: how long a burst of sends all
  * falling due at once takes to drain (10,000, or fewer when the store is too slow; extrapolated).
  *
- *   npx tsx bench/send.ts [--n 2000] [--burst 10000] [--concurrency 8]
+ *   npx tsx bench/send.ts [--n 2000] [--burst 10000] [--concurrency 8] [--burst-minutes 5]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +32,7 @@ const arg = (name: string, def: number) => {
 const N = arg('n', 2000);
 const BURST = arg('burst', 10_000);
 const CONCURRENCY = arg('concurrency', 8);
+const BURST_MINUTES = arg('burst-minutes', 5);
 const DRAIN_BUDGET_MS = 100_000;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -270,7 +271,7 @@ async function main() {
     await seed(burst, 'burst');
     worker.resume();
     const t1 = performance.now();
-    const r2 = await drain(sink, 'burst', before, burst, t1, 5 * 60_000);
+    const r2 = await drain(sink, 'burst', before, burst, t1, BURST_MINUTES * 60_000);
     const drainS = r2.ms / 1000;
     rows.push([
       `drain ${r2.done} due at once`,
