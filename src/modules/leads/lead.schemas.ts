@@ -35,18 +35,23 @@ export const attributesSchema = z
 const optionalName = nameText().nullish();
 
 /** What a form, the API or an import gives us for one lead (API.md's lead fields, camelCase). */
+/** The person fields a form, the API, an import or a PATCH may set. */
+const personFields = {
+  firstName: optionalName,
+  lastName: optionalName,
+  company: optionalName,
+  title: optionalName,
+  phone: nameText(50).nullish(),
+  country: nameText(100).nullish(),
+  source: nameText().nullish(),
+};
+
 export const leadInputSchema = z
   .object({
     email: safeText(300)
       .transform((s) => s.trim())
       .pipe(z.email({ message: 'must be an email address' }).max(254)),
-    firstName: optionalName,
-    lastName: optionalName,
-    company: optionalName,
-    title: optionalName,
-    phone: nameText(50).nullish(),
-    country: nameText(100).nullish(),
-    source: nameText().nullish(),
+    ...personFields,
     attributes: attributesSchema.optional(),
   })
   .strict();
@@ -59,13 +64,7 @@ export const leadPatchSchema = z
   .object({
     status: z.enum(leadStatuses).optional(),
     lifecycleStage: z.enum(lifecycleStages).optional(),
-    firstName: optionalName,
-    lastName: optionalName,
-    company: optionalName,
-    title: optionalName,
-    phone: nameText(50).nullish(),
-    country: nameText(100).nullish(),
-    source: nameText().nullish(),
+    ...personFields,
     bant: z
       .object({
         budget: bantValue.optional(),

@@ -157,22 +157,9 @@ export function reenrollAllowed(
   return false;
 }
 
-export type StepStats = {
-  id: string;
-  sent: number;
-  opened: number;
-  clicked: number;
-  unsubscribed: number;
-  bounced: number;
-  variants?: {
-    id: string;
-    sent: number;
-    opened: number;
-    clicked: number;
-    unsubscribed: number;
-    bounced: number;
-  }[];
-};
+type SendCounts = { sent: number; opened: number; clicked: number; unsubscribed: number; bounced: number };
+
+export type StepStats = { id: string } & SendCounts & { variants?: ({ id: string } & SendCounts)[] };
 
 type Row = {
   stepId: string;
