@@ -2,6 +2,7 @@ import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { payloadSchemas, bullPrefix, type Payload, type QueueName } from '../queues/index.js';
 import type { Logger } from './logger.js';
+import type { Runtime } from './runtime.js';
 import { createWorkerRedis } from './redis.js';
 import { onShutdown } from './shutdown.js';
 
@@ -59,4 +60,14 @@ export function runWorker<Q extends QueueName>(
   });
   log.debug('worker started');
   return worker;
+}
+
+/** The options every worker process derives from its runtime (WORKER_CONCURRENCY unless given). */
+export function workerOptions(rt: Pick<Runtime, 'config' | 'logger'>, concurrency?: number): WorkerOptions {
+  return {
+    redisUrl: rt.config.redisUrl,
+    queuePrefix: rt.config.queuePrefix,
+    logger: rt.logger,
+    concurrency: concurrency ?? rt.config.workerConcurrency,
+  };
 }
