@@ -16,8 +16,12 @@ export const QueueName = {
   email: 'email',
   /** score recorded events */
   scoring: 'scoring',
-  /** convert, assign and notify for one qualified lead */
+  /** evaluate the qualification agreement for one lead (after a score, BANT, grade or agreement change) */
+  qualification: 'qualification',
+  /** convert, assign and notify for one handoff request (a qualified lead) */
   handoff: 'handoff',
+  /** deliver one outbound webhook attempt */
+  webhook: 'webhook',
   /** periodic work the scheduler asks for (reconcile, decay, SLA) */
   maintenance: 'maintenance',
 } as const;
@@ -38,7 +42,10 @@ export const payloadSchemas = {
   [QueueName.nurture]: z.object({ enrollmentId: objectId }),
   [QueueName.email]: z.object({ sendId: objectId }),
   [QueueName.scoring]: z.object({ eventIds: z.array(objectId).min(1).max(1000) }),
-  [QueueName.handoff]: z.object({ leadId: objectId }),
+  [QueueName.qualification]: z.object({ leadId: objectId }),
+  /** a HandoffRequest `_id`: `<leadId>:<cycle>` */
+  [QueueName.handoff]: z.object({ requestId: z.string().regex(/^[a-f0-9]{24}:[0-9]{1,6}$/, 'must be a handoff request id') }),
+  [QueueName.webhook]: z.object({ deliveryId: z.string().min(1).max(200) }),
   [QueueName.maintenance]: z.object({ task: z.enum(['reconcile', 'decay', 'sla', 'heartbeat', 'cleanup']) }),
 } satisfies Record<QueueName, z.ZodType>;
 

@@ -79,6 +79,18 @@ const leadSchema = new Schema(
     /** when each lifecycle stage was first reached (funnel reports) */
     stageDates: { type: Schema.Types.Mixed, default: () => ({}) },
     lastActivityAt: { type: Date, default: null },
+    /**
+     * the latest qualification (written by the qualification area):
+     * `{cycle, agreementVersion, qualifiedAt, requestId}`; cycle counts the lead's qualifications
+     */
+    qualification: { type: Schema.Types.Mixed, default: null },
+    /** when a rejected handoff returned the lead to nurture: it requalifies only after new engagement */
+    recycledAt: { type: Date, default: null },
+    /**
+     * campaign attribution (website tracking and forms): `{firstTouch, lastTouch}`, each
+     * `{at, utm_source?, utm_medium?, utm_campaign?, utm_term?, utm_content?, gclid?, fbclid?, landingPage?, referrer?}`
+     */
+    attribution: { type: Schema.Types.Mixed, default: null },
   },
   { timestamps: true, strict: true, minimize: false },
 );

@@ -1,0 +1,1 @@
+export { HandoffRequest, handoffRequestId, type HandoffRequestDoc } from './handoff-request.model.js';
