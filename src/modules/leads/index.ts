@@ -32,3 +32,4 @@ export {
 } from './lead.service.js';
 export { leadRoutes } from './leads.routes.js';
 export { purgeIdempotencyKeys } from './idempotency.service.js';
+export { stageDatePaths, isLaterStage } from './stages.js';
