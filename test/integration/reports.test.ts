@@ -121,7 +121,9 @@ describe('GET /api/reports/funnel', () => {
 
   it('when grouped by campaign, then the first-touch utm_campaign is the key', async () => {
     const { body } = await get('?by=campaign');
-    const byCampaign = Object.fromEntries(body.groups.map((g: { key: string }) => [g.key, g.stages]));
+    const byCampaign = Object.fromEntries(
+      body.groups.map((g: { key: string; stages: object }) => [g.key, g.stages]),
+    );
     expect(byCampaign.spring).toMatchObject({ lead: 2, mql: 2, sql: 2, opportunity: 1, customer: 1 });
     expect(byCampaign.expo).toMatchObject({ lead: 1, mql: 1 });
     expect(byCampaign['(none)']).toMatchObject({ lead: 3, mql: 1 });
@@ -129,7 +131,9 @@ describe('GET /api/reports/funnel', () => {
 
   it('when grouped by sequence, then a lead counts in every sequence it went through', async () => {
     const { body } = await get('?by=sequence');
-    const bySeq = Object.fromEntries(body.groups.map((g: { key: string }) => [g.key, g.stages]));
+    const bySeq = Object.fromEntries(
+      body.groups.map((g: { key: string; stages: object }) => [g.key, g.stages]),
+    );
     expect(bySeq.welcome).toMatchObject({ lead: 3, mql: 3, sql: 2, opportunity: 1 });
     expect(bySeq['mql-nurture']).toMatchObject({ lead: 1, mql: 1, customer: 1 });
     expect(bySeq['(none)']).toMatchObject({ subscriber: 1, lead: 3, mql: 1 });
