@@ -5,6 +5,7 @@ import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
 import { sequenceRoutes } from './sequences/index.js';
+import { webhookRoutes } from './webhooks/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
 export const areas: AreaRoutes[] = [
@@ -14,4 +15,5 @@ export const areas: AreaRoutes[] = [
   importRoutes,
   emailRoutes,
   sequenceRoutes,
+  webhookRoutes,
 ];
