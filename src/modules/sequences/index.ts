@@ -5,7 +5,12 @@ export {
   reconcileSequences,
   enrollCapturedLead,
   getSequence,
+  listSequences,
+  putSequence,
+  sequenceStats,
+  previewSequence,
 } from './sequences.service.js';
+export { sequenceDefinitionSchema } from './sequences.schemas.js';
 export { Enrollment } from './enrollment.model.js';
 export { SequenceVersion } from './sequence.model.js';
 export { sequenceRoutes } from './sequences.routes.js';
