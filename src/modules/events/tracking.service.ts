@@ -1,6 +1,6 @@
 import { Types } from 'mongoose';
 import { isDuplicateKey } from '../../lib/mongo.js';
-import { Lead, resolveLead } from '../leads/index.js';
+import { Lead, recordEvents, resolveLead, type NewEvent } from '../leads/index.js';
 import {
   attributionOf,
   campaignFrom,
@@ -12,7 +12,6 @@ import {
   touchView,
   type Campaign,
 } from './attribution.logic.js';
-import { recordEvents, type NewEvent } from './events.service.js';
 import {
   AnonymousVisit,
   AttributionTouch,
