@@ -3,7 +3,9 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnonymousVisit, LeadEvent, pasteSnippet } from '../../src/modules/events/index.js';
+import { Types } from 'mongoose';
+import { EmailSend, signToken } from '../../src/modules/email/index.js';
+import { AnonymousVisit, LeadEvent, pasteSnippet, TrackedVisitor } from '../../src/modules/events/index.js';
 import { Lead } from '../../src/modules/leads/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 import { waitFor } from '../helpers/wait.js';
@@ -26,7 +28,12 @@ const appPort = await freePort();
 const appUrl = `http://127.0.0.1:${appPort}`;
 
 describe('the tracking snippet in a real Chromium page', () => {
-  const env = useTestEnv({ PUBLIC_URL: appUrl, RATE_LIMIT_TRACKING: '10000', RATE_LIMIT_PUBLIC: '10000' });
+  const env = useTestEnv({
+    PUBLIC_URL: appUrl,
+    RATE_LIMIT_TRACKING: '10000',
+    RATE_LIMIT_PUBLIC: '10000',
+    TRACKING_DOMAINS: 'localhost',
+  });
   const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
   let app: http.Server;
   let site: http.Server;
@@ -131,6 +138,35 @@ ${embed}
         LeadEvent.findOne({ leadId: lead._id, type: 'page_view', 'properties.path': '/landing/next' }).lean(),
       { what: 'the identified page view' },
     );
+    await ctx.close();
+  });
+
+  it('when a lead follows a tracked email link to the site, then the browser becomes known as the lead and lf_t leaves the address bar', async () => {
+    const created = await env.http().post('/api/leads').set(auth).send({ email: 'mail.reader@example.com' });
+    const leadId = created.body.id as string;
+    const send = await EmailSend.create({
+      sendKey: `e2e:${leadId}`,
+      leadId: new Types.ObjectId(leadId),
+      content: { subject: 'March news' },
+      status: 'sent',
+    });
+    const url = `${siteUrl}/landing?utm_source=newsletter&utm_campaign=march`;
+    const token = signToken(env.rt.trackingSecret, { kind: 'click', sendId: String(send._id), url });
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${appUrl}/t/c/${token}`);
+
+    const pv = await waitFor(() => LeadEvent.findOne({ leadId, type: 'page_view' }).lean(), {
+      what: 'the page view on the lead',
+    });
+    expect(pv.properties).toMatchObject({ path: '/landing', utm_campaign: 'march' });
+    expect(pv.properties).not.toHaveProperty('anonymous');
+    expect(page.url()).toBe(url);
+    const cookie = (await ctx.cookies(siteUrl)).find((c) => c.name === 'lf_vid')!;
+    const bound = await TrackedVisitor.findById(cookie.value.split('.')[0]).lean();
+    expect(bound).toMatchObject({ via: 'email_click' });
+    expect(String(bound!.leadId)).toBe(leadId);
+    await waitFor(async () => (await Lead.findById(leadId).lean())?.attribution, { what: 'the attribution' });
     await ctx.close();
   });
 
