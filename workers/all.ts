@@ -5,6 +5,7 @@ import { startEmailWorker } from './email.js';
 import { startLeadCapturedWorker } from './lead-captured.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
+import { startScoringWorker } from './scoring.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -12,6 +13,7 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   email: startEmailWorker,
   nurture: startNurtureWorker,
   'lead-captured': startLeadCapturedWorker,
+  scoring: startScoringWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -1,9 +1,11 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
+import { eventRoutes } from './events/index.js';
 import { emailRoutes } from './email/email.routes.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
+import { scoringRoutes } from './scoring/index.js';
 import { sequenceRoutes } from './sequences/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
@@ -14,4 +16,6 @@ export const areas: AreaRoutes[] = [
   importRoutes,
   emailRoutes,
   sequenceRoutes,
+  eventRoutes,
+  scoringRoutes,
 ];
