@@ -38,7 +38,7 @@ export async function scoringIdle(timeout = 30_000): Promise<void> {
   const q = getQueue('scoring');
   await waitFor(
     async () => {
-      const c = await q.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'paused');
+      const c = await q.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
       return Object.values(c).every((n) => n === 0);
     },
     { timeout, what: 'the scoring queue to drain' },

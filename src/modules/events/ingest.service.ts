@@ -3,7 +3,7 @@ import { clock } from '../../lib/clock.js';
 import { zodDetails } from '../../lib/http.js';
 import { Lead, emailKey } from '../leads/index.js';
 import { apiEventSchema, type ApiEvent } from './events.schemas.js';
-import { recordEvents, type NewEvent } from './events.service.js';
+import { recordEvents, type NewEvent } from '../leads/index.js';
 
 /** How far ahead of our clock an `occurredAt` may be (clock skew), before it counts as future. */
 const futureSkewMs = 60_000;

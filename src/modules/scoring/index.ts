@@ -1,9 +1,3 @@
-import { registerLeadOwnedCollection } from '../leads/index.js';
-import { ScoreEntry } from './scoring.model.js';
-
-// a merge moves a lead's ledger to the survivor; erasure deletes it
-registerLeadOwnedCollection(ScoreEntry.collection.collectionName);
-
 export { ScoreEntry, ScoringRuleset, RescoreRun, DecayPass } from './scoring.model.js';
 export { currentRuleset, putRuleset, getRulesetView, rescoreStatus } from './ruleset.service.js';
 export { getLeadScore, reconcileScoring } from './scoring.service.js';

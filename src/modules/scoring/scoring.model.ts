@@ -1,4 +1,5 @@
 import mongoose, { Schema } from 'mongoose';
+import { registerLeadOwnedCollection } from '../leads/index.js';
 
 /**
  * The score ledger: every point a lead has, one entry each. `_id` is deterministic (an award's cap
@@ -23,6 +24,8 @@ const entrySchema = new Schema(
 // a lead's ledger (GET /api/leads/:id/score, scoring's sums, merge and erasure by leadId)
 entrySchema.index({ leadId: 1, at: 1 });
 export const ScoreEntry = mongoose.model('ScoreEntry', entrySchema);
+// a merge moves a lead's ledger to the survivor; erasure deletes it
+registerLeadOwnedCollection(ScoreEntry.collection.name);
 
 /** Every rule set ever saved; `_id` is its version (an insert claims the next one). */
 const rulesetSchema = new Schema(

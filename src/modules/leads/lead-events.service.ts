@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import { enqueueBulk } from '../../queues/index.js';
-import { LeadEvent } from './event.model.js';
+import { LeadEvent } from './lead-event.model.js';
 
 /** Event types scoring never scores: its own record of score changes. */
 export const unscoredEventTypes: ReadonlySet<string> = new Set(['score_change']);
