@@ -5,7 +5,7 @@ import { parseInput } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
 import { requireQueueConnection } from '../leads/index.js';
 import { getRulesetView, putRuleset, rescoreStatus } from './ruleset.service.js';
-import { rulesetInput, rulesetQuery } from './scoring.schemas.js';
+import { parseRuleset, rulesetQuery } from './scoring.schemas.js';
 import { getLeadScore } from './scoring.service.js';
 
 const idParam = z.object({ id: z.string().regex(/^[a-f0-9]{24}$/, 'must be a lead id') });
@@ -18,7 +18,7 @@ export const scoringRoutes: AreaRoutes = {
   api: (api, deps) => {
     const marketing = allow('marketing');
     api.put('/scoring', marketing, requireQueueConnection(deps.redis), async (req, res) => {
-      const input = parseInput(rulesetInput, req.body, 'the scoring rule set is not valid');
+      const input = parseRuleset(req.body);
       res.json(await putRuleset(input, req.auth?.keyId ?? null));
     });
     api.get('/scoring', marketing, async (req, res) => {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/clock.js';
+import { validationFailed, type ErrorDetail } from '../../lib/errors.js';
+import { zodDetails } from '../../lib/http.js';
 
 /** Longest `matches` pattern accepted, and the longest field value a pattern is ever run on. */
 export const maxPatternLength = 200;
@@ -126,28 +128,40 @@ const halfLife = z.string().superRefine((v, ctx) => {
   else if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
 });
 
-function noDuplicateIds(list: { id: string }[] | undefined, path: string, ctx: z.RefinementCtx): void {
-  const seen = new Set<string>();
-  (list ?? []).forEach((r, i) => {
-    if (seen.has(r.id))
-      ctx.addIssue({ code: 'custom', message: `duplicate rule id "${r.id}"`, path: [path, i, 'id'] });
-    seen.add(r.id);
-  });
+/** Duplicate rule ids, found on the raw input so they are named together with every other problem. */
+function duplicateIds(raw: unknown): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  for (const key of ['rules', 'fit']) {
+    const list = (raw as Record<string, unknown> | null)?.[key];
+    if (!Array.isArray(list)) continue;
+    const seen = new Set<string>();
+    list.forEach((r: unknown, i) => {
+      const id = (r as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string') return;
+      if (seen.has(id))
+        out.push({ path: `${key}.${i}.id`, message: `duplicate rule id "${id.slice(0, 64)}"` });
+      seen.add(id);
+    });
+  }
+  return out;
 }
 
 /** The body of PUT /api/scoring. */
-export const rulesetInput = z
-  .strictObject({
-    rules: z.array(ruleSchema).max(500, 'at most 500 rules'),
-    fit: z.array(fitSchema).max(200, 'at most 200 fit rules').optional(),
-    decay: z.strictObject({ halfLife }).nullable().optional(),
-    cap: z.number().int('must be a whole number').min(1).max(10_000_000).nullable().optional(),
-  })
-  .superRefine((r, ctx) => {
-    noDuplicateIds(r.rules, 'rules', ctx);
-    noDuplicateIds(r.fit, 'fit', ctx);
-  });
+export const rulesetInput = z.strictObject({
+  rules: z.array(ruleSchema).max(500, 'at most 500 rules'),
+  fit: z.array(fitSchema).max(200, 'at most 200 fit rules').optional(),
+  decay: z.strictObject({ halfLife }).nullable().optional(),
+  cap: z.number().int('must be a whole number').min(1).max(10_000_000).nullable().optional(),
+});
 export type RulesetInput = z.infer<typeof rulesetInput>;
+
+/** PUT /api/scoring's body, or 400 validation_failed naming every bad field (duplicates included). */
+export function parseRuleset(raw: unknown): RulesetInput {
+  const r = rulesetInput.safeParse(raw);
+  const details = [...(r.success ? [] : zodDetails(r.error)), ...duplicateIds(raw)];
+  if (details.length) throw validationFailed(details, 'the scoring rule set is not valid');
+  return r.data!;
+}
 export type ScoringRule = z.infer<typeof ruleSchema>;
 export type FitRule = z.infer<typeof fitSchema>;
 
