@@ -32,5 +32,10 @@ export function csrfProtection(deps: AppDeps) {
     }
     next();
   };
-  return { protect: doubleCsrfProtection, token: (req: Request, res: Parameters<typeof generateCsrfToken>[1]) => generateCsrfToken(req, res, { overwrite: false }), preSession };
+  return {
+    protect: doubleCsrfProtection,
+    token: (req: Request, res: Parameters<typeof generateCsrfToken>[1]) =>
+      generateCsrfToken(req, res, { overwrite: false }),
+    preSession,
+  };
 }

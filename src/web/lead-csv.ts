@@ -6,7 +6,23 @@ export function csvCell(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-const columns = ['id', 'email', 'firstName', 'lastName', 'company', 'title', 'phone', 'country', 'source', 'status', 'lifecycleStage', 'score', 'grade', 'ownerId', 'createdAt'] as const;
+const columns = [
+  'id',
+  'email',
+  'firstName',
+  'lastName',
+  'company',
+  'title',
+  'phone',
+  'country',
+  'source',
+  'status',
+  'lifecycleStage',
+  'score',
+  'grade',
+  'ownerId',
+  'createdAt',
+] as const;
 
 export function leadsCsv(leads: Record<string, unknown>[]): string {
   const rows = leads.map((l) => columns.map((c) => csvCell(l[c])).join(','));

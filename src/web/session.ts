@@ -71,7 +71,9 @@ export function requireSession(deps: AppDeps): RequestHandler {
     const id = sessionIdOf(req);
     const row = id ? await WebSession.findById(id).lean() : null;
     const principal =
-      row && row.expiresAt > clock.now() ? await principalForKeyHash(row.keyHash, deps.config.adminApiKey) : undefined;
+      row && row.expiresAt > clock.now()
+        ? await principalForKeyHash(row.keyHash, deps.config.adminApiKey)
+        : undefined;
     if (!row || !principal) {
       if (row) await WebSession.deleteOne({ _id: row._id });
       if (req.method === 'GET') {

@@ -8,7 +8,11 @@ type Compiled = Handlebars.TemplateDelegate;
 type Env = { hb: typeof Handlebars; views: Map<string, Compiled>; layout: Compiled };
 const envs = new Map<string, Promise<Env>>();
 
-const dateFmt = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+const dateFmt = new Intl.DateTimeFormat('en-GB', {
+  dateStyle: 'medium',
+  timeStyle: 'short',
+  timeZone: 'UTC',
+});
 
 function registerHelpers(hb: typeof Handlebars): void {
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
@@ -31,10 +35,12 @@ async function load(dir: string): Promise<Env> {
   const views = new Map<string, Compiled>();
   const partialDir = path.join(dir, 'partials');
   for (const f of await readdir(partialDir).catch(() => [] as string[])) {
-    if (f.endsWith('.hbs')) hb.registerPartial(f.slice(0, -4), await readFile(path.join(partialDir, f), 'utf8'));
+    if (f.endsWith('.hbs'))
+      hb.registerPartial(f.slice(0, -4), await readFile(path.join(partialDir, f), 'utf8'));
   }
   for (const f of await readdir(dir)) {
-    if (f.endsWith('.hbs')) views.set(f.slice(0, -4), hb.compile(await readFile(path.join(dir, f), 'utf8'), { strict: false }));
+    if (f.endsWith('.hbs'))
+      views.set(f.slice(0, -4), hb.compile(await readFile(path.join(dir, f), 'utf8'), { strict: false }));
   }
   const layout = views.get('layout');
   if (!layout) throw new Error(`no layout.hbs in ${dir}`);
@@ -87,5 +93,9 @@ export async function renderView(
   };
   const body = tpl(full);
   const html = opts.fragment ? body : env.layout({ ...full, body });
-  res.status(opts.status ?? 200).type('html').setHeader('Cache-Control', 'no-store').send(html);
+  res
+    .status(opts.status ?? 200)
+    .type('html')
+    .setHeader('Cache-Control', 'no-store')
+    .send(html);
 }

@@ -1,5 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
+import { forbidden } from '../../lib/errors.js';
 import { parseInput } from '../../lib/http.js';
 import {
   findDuplicates,
@@ -40,7 +41,7 @@ const bulkBody = z.strictObject({
   action: z.enum(['assign', 'enroll', 'export']),
   scope: z.enum(['selected', 'filter']).default('selected'),
   ids: z.union([z.string(), z.array(z.string())]).optional(),
-  ownerId: z.string().max(100).optional(),
+  assignTo: z.string().max(100).optional(),
   sequence: z.string().max(100).optional(),
   ...Object.fromEntries(filterKeys.map((k) => [k, z.string().max(200).optional()])),
 });
@@ -62,7 +63,10 @@ async function leadsPage(deps: WebDeps, req: Request, res: Response): Promise<vo
     statuses: leadStatuses.map((s) => ({ value: s, selected: s === kept.status })),
     stages: lifecycleStages.map((s) => ({ value: s, selected: s === kept.stage })),
     grades: ['A', 'B', 'C', 'D', 'F'].map((g) => ({ value: g, selected: g === kept.grade })),
-    sequences: (await listSequences({ limit: 200 })).items.map((s: { key: string; name: string }) => ({ key: s.key, name: s.name })),
+    sequences: (await listSequences({ limit: 200 })).items.map((s: { key: string; name: string }) => ({
+      key: s.key,
+      name: s.name,
+    })),
   };
   // htmx search-as-you-type swaps only the results
   const fragment = req.get('HX-Request') === 'true' && req.get('HX-Target') === 'lead-results';
@@ -71,7 +75,8 @@ async function leadsPage(deps: WebDeps, req: Request, res: Response): Promise<vo
 
 /** Every lead id a bulk action applies to: the ticked ones, or every lead matching the filter. */
 async function bulkTargets(body: z.infer<typeof bulkBody>): Promise<string[]> {
-  if (body.scope === 'selected') return ([] as string[]).concat(body.ids ?? []).filter((i) => /^[a-f0-9]{24}$/.test(i));
+  if (body.scope === 'selected')
+    return ([] as string[]).concat(body.ids ?? []).filter((i) => /^[a-f0-9]{24}$/.test(i));
   const query = parseInput(listPageQuery, { ...filtersOf(body, Object.keys(bulkBody.shape)), limit: '500' });
   const ids: string[] = [];
   let cursor: string | undefined;
@@ -84,7 +89,10 @@ async function bulkTargets(body: z.infer<typeof bulkBody>): Promise<string[]> {
 }
 
 export function leadPages(r: Router, deps: WebDeps): void {
-  r.get('/leads', page((req, res) => leadsPage(deps, req, res)));
+  r.get(
+    '/leads',
+    page((req, res) => leadsPage(deps, req, res)),
+  );
 
   r.post(
     '/leads/bulk',
@@ -96,9 +104,10 @@ export function leadPages(r: Router, deps: WebDeps): void {
         res.type('text/csv; charset=utf-8').send(leadsCsv(await Promise.all(ids.map((id) => getLead(id)))));
         return;
       }
-      if (body.action === 'assign' && req.auth!.role === 'sales') throw new Error('forbidden');
+      if (req.auth!.role === 'sales') throw forbidden('the sales role may not change leads in bulk');
       for (const id of ids) {
-        if (body.action === 'assign') await patchLead(id, { ownerId: body.ownerId?.trim() || null }, req.auth!.role);
+        if (body.action === 'assign')
+          await patchLead(id, { ownerId: body.assignTo?.trim() || null }, req.auth!.role);
         else if (body.sequence) await enrollLead(body.sequence, id).catch(() => undefined);
       }
       res.redirect(303, `/app/leads?done=${encodeURIComponent(`${body.action}:${ids.length}`)}`);
@@ -121,10 +130,19 @@ export function leadPages(r: Router, deps: WebDeps): void {
         principal: req.auth,
         csrf: deps.csrfToken(req, res),
         lead,
-        attributes: Object.entries(lead.attributes ?? {}).map(([k, v]) => ({ k, v: typeof v === 'string' ? v : JSON.stringify(v) })),
+        attributes: Object.entries(lead.attributes ?? {}).map(([k, v]) => ({
+          k,
+          v: typeof v === 'string' ? v : JSON.stringify(v),
+        })),
         timeline: timeline.items.map((e) => ({ ...e, detail: JSON.stringify(e.properties).slice(0, 300) })),
         duplicates: duplicates.items,
-        enrollments: enrollments.map((e) => ({ key: e.sequenceKey, state: e.state, step: e.currentStep, reason: e.exitReason, at: e.enrolledAt })),
+        enrollments: enrollments.map((e) => ({
+          key: e.sequenceKey,
+          state: e.state,
+          step: e.currentStep,
+          reason: e.exitReason,
+          at: e.enrolledAt,
+        })),
       });
     }),
   );
@@ -132,7 +150,10 @@ export function leadPages(r: Router, deps: WebDeps): void {
   r.post(
     '/leads/:id/merge',
     page(async (req, res) => {
-      const body = parseInput(z.strictObject({ _csrf: z.string(), ids: z.union([z.string(), z.array(z.string())]) }), req.body);
+      const body = parseInput(
+        z.strictObject({ _csrf: z.string(), ids: z.union([z.string(), z.array(z.string())]) }),
+        req.body,
+      );
       const survivor = await mergeLeads(String(req.params.id), ([] as string[]).concat(body.ids));
       res.redirect(303, `/app/leads/${survivor.id}`);
     }),
