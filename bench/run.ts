@@ -22,6 +22,11 @@ const benches: { name: string; what: string; quick: string[] }[] = [
   },
   { name: 'send', what: 'emails delivered per second', quick: ['--n', '200', '--burst', '500'] },
   { name: 'sequences', what: 'sequence steps per second', quick: ['--leads', '100', '--runs', '1'] },
+  {
+    name: 'reports',
+    what: 'funnel report against raw counts per stage',
+    quick: ['--sizes', '2000', '--runs', '1'],
+  },
 ];
 
 const { values } = parseArgs({
