@@ -5,6 +5,7 @@ import { trackingRoutes } from './events/index.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
+import { reportRoutes } from './reports/index.js';
 import { sequenceRoutes } from './sequences/index.js';
 import { webhookRoutes } from './webhooks/index.js';
 
@@ -18,4 +19,5 @@ export const areas: AreaRoutes[] = [
   trackingRoutes,
   sequenceRoutes,
   webhookRoutes,
+  reportRoutes,
 ];
