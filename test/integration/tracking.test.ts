@@ -271,9 +271,17 @@ describe('website tracking: /t/js, /t/v, /t/e, identification and attribution', 
       (e) => (e.properties as { path: string }).path,
     );
     expect(paths).toEqual(['/recent']);
-    expect(await AnonymousVisit.countDocuments({ visitor: keyOf(vid) })).toBe(1);
-    expect(await purgeAnonymousVisits(new Date())).toBeGreaterThanOrEqual(1);
     expect(await AnonymousVisit.countDocuments({ visitor: keyOf(vid) })).toBe(0);
+
+    // a visitor who stays anonymous: the hourly cleanup drops what is older than 30 days
+    const stranger = await mint();
+    advanceClock(-31 * day);
+    await beacon(view(stranger, 'https://www.site.example/old'));
+    resetClock();
+    await beacon(view(stranger, 'https://www.site.example/recent'));
+    expect(await purgeAnonymousVisits(new Date())).toBeGreaterThanOrEqual(1);
+    const left = await AnonymousVisit.find({ visitor: keyOf(stranger) }).lean();
+    expect(left.map((v) => v.path)).toEqual(['/recent']);
   });
 
   it('when touches come in over time, then first touch stays the earliest and last touch moves forward', async () => {

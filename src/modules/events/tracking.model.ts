@@ -51,8 +51,8 @@ const anonymousVisitSchema = new Schema(
   },
   { strict: true, collection: 'anonymousvisits', versionKey: false },
 );
-// identification: a visitor's recent visits
-anonymousVisitSchema.index({ visitor: 1, at: 1 });
+// identification: a visitor's visits
+anonymousVisitSchema.index({ visitor: 1 });
 // retention: the purge of visits older than 30 days
 anonymousVisitSchema.index({ at: 1 });
 export type AnonymousVisitDoc = {
@@ -84,7 +84,7 @@ const touchSchema = new Schema(
   },
   { strict: true, collection: 'attributiontouches', versionKey: false },
 );
-// a lead's touches in time order (attribution), and erasure / merge
-touchSchema.index({ leadId: 1, at: 1 });
+// a lead's touches (attribution), and erasure / merge
+touchSchema.index({ leadId: 1 });
 export const AttributionTouch = mongoose.model('AttributionTouch', touchSchema);
 registerLeadOwnedCollection('attributiontouches');

@@ -87,22 +87,13 @@ export async function recordTouches(touches: TouchDoc[]): Promise<void> {
  */
 export async function recomputeAttribution(leadId: string | Types.ObjectId): Promise<void> {
   const id = new Types.ObjectId(String(leadId));
-  let count = await AttributionTouch.countDocuments({ leadId: id });
   for (let attempt = 0; attempt < 5; attempt++) {
-    const [first] = await AttributionTouch.find({ leadId: id })
-      .sort({ at: 1, _id: 1 })
-      .limit(1)
-      .lean<TouchDoc[]>();
-    const [last] = await AttributionTouch.find({ leadId: id })
-      .sort({ at: -1, _id: -1 })
-      .limit(1)
-      .lean<TouchDoc[]>();
-    const a = first && last ? attributionOf([first, last].map((t) => ({ ...t, key: t._id }))) : null;
+    // a plain equality filter: the only kind FerretDB hands to its backend; ordering happens here
+    const touches = await AttributionTouch.find({ leadId: id }).lean<TouchDoc[]>();
+    const a = attributionOf(touches.map((t) => ({ ...t, key: t._id })));
     const attribution = a ? { firstTouch: touchView(a.firstTouch), lastTouch: touchView(a.lastTouch) } : null;
     await Lead.updateOne({ _id: id }, { $set: { attribution } });
-    const now = await AttributionTouch.countDocuments({ leadId: id });
-    if (now === count) return;
-    count = now;
+    if ((await AttributionTouch.countDocuments({ leadId: id })) === touches.length) return;
   }
 }
 
@@ -143,12 +134,14 @@ export async function identifyVisitor(
     { upsert: true },
   );
   const since = new Date(at.getTime() - anonymousRetentionMs);
-  const visits = await AnonymousVisit.find({ visitor, at: { $gte: since } })
-    .sort({ at: -1 })
-    .limit(maxAttached)
-    .lean<AnonymousVisitDoc[]>();
-  await attachVisits(visits.reverse(), lead, true);
-  if (visits.length) await AnonymousVisit.deleteMany({ _id: { $in: visits.map((v) => v._id) } });
+  // plain equality filters (FerretDB hands only those to its backend); the window is applied here
+  const visits = (await AnonymousVisit.find({ visitor }).lean<AnonymousVisitDoc[]>())
+    .filter((v) => v.at >= since)
+    .sort((a, b) => a.at.getTime() - b.at.getTime())
+    .slice(-maxAttached);
+  await attachVisits(visits, lead, true);
+  // a page view stored after the read above sees the binding and attaches itself (recordPageView)
+  if (visits.length) await AnonymousVisit.deleteMany({ visitor });
   return { attached: visits.length };
 }
 
