@@ -1,9 +1,10 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
-import { emailRoutes } from './email/email.routes.js';
+import { emailRoutes } from './email/index.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
+import { reportRoutes } from './reports/index.js';
 import { sequenceRoutes } from './sequences/index.js';
 import { webhookRoutes } from './webhooks/index.js';
 
@@ -16,4 +17,5 @@ export const areas: AreaRoutes[] = [
   emailRoutes,
   sequenceRoutes,
   webhookRoutes,
+  reportRoutes,
 ];
