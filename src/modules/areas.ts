@@ -1,6 +1,7 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
 import { emailRoutes } from './email/index.js';
+import { trackingRoutes } from './events/index.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
@@ -15,6 +16,7 @@ export const areas: AreaRoutes[] = [
   crmRoutes,
   importRoutes,
   emailRoutes,
+  trackingRoutes,
   sequenceRoutes,
   webhookRoutes,
   reportRoutes,

@@ -4,6 +4,7 @@ import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
+import { purgeAnonymousVisits } from '../events/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { reconcileWebhookDeliveries } from '../webhooks/index.js';
@@ -29,7 +30,10 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
     webhooks: await reconcileWebhookDeliveries(rt),
   }),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
-  cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
+  cleanup: async () => ({
+    idempotencyKeysPurged: await purgeIdempotencyKeys(),
+    anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {
