@@ -161,15 +161,7 @@ export type Sample = {
  * name a check sample (the sales notification adds its own).
  */
 export function samples(templatesDir = path.join(root, 'templates')): Sample[] {
-  const rt = {
-    config: {
-      publicUrl: 'https://leadflow.example',
-      templatesDir,
-      mailFrom: 'leadflow <no-reply@leadflow.test>',
-      dkim: undefined,
-    },
-    trackingSecret: 'mail-html-check-secret-0123456789',
-  };
+  const rt = sampleRuntime(templatesDir);
   const templates = readdirSync(path.join(templatesDir, 'email'))
     .filter((f) => f.endsWith('.hbs') && !f.endsWith('.txt.hbs'))
     .map((f) => f.slice(0, -'.hbs'.length));
@@ -193,14 +185,66 @@ export function samples(templatesDir = path.join(root, 'templates')): Sample[] {
 
 /**
  * Templates that are not rendered as marketing mail in the default layout, with how to render a
- * realistic sample of each (the sales notification registers itself here).
+ * realistic sample of each.
  */
-export const extraSamples: Record<
-  string,
-  (
-    templatesDir: string,
-  ) => Promise<{ subject: string; html: string; text: string; headers: Record<string, string> }>
-> = {};
+export const extraSamples: Record<string, (templatesDir: string) => ReturnType<Sample['render']>> = {
+  // the sales notification (transactional: no unsubscribe footer), with a full set of reasons,
+  // BANT answers and the last ten activities, as the handoff worker renders it
+  'handoff-notification': (templatesDir) => {
+    const input = {
+      lead: { ...sampleLead, phone: '+442071234567' },
+      content: {
+        subject: 'New qualified lead: Ada Lovelace (Analytical Engines)',
+        template: 'handoff-notification',
+      },
+      marketing: false,
+      data: {
+        reassigned: false,
+        reminder: false,
+        leadName: 'Ada Lovelace',
+        score: 87,
+        grade: 'A',
+        topReasons: [
+          { reason: 'Requested a demo', points: 30 },
+          { reason: 'Visited /pricing', points: 20 },
+          { reason: 'Title matches CTO', points: 15 },
+          { reason: 'Clicked "Book a demo"', points: 10 },
+          { reason: 'Opened 3 emails', points: 6 },
+        ],
+        bant: [
+          { label: 'Budget', answer: '50-100k this year' },
+          { label: 'Authority', answer: 'yes' },
+          { label: 'Need', answer: 'Replace spreadsheets for lead routing' },
+          { label: 'Timeline', answer: 'Q3' },
+        ],
+        agreementVersion: 3,
+        agreedBy: 'Mia (marketing) and Sam (sales)',
+        slaDueAt: '2026-12-02 09:00 UTC',
+        activities: Array.from({ length: 10 }, (_v, i) => ({
+          at: `2026-12-01 1${i}:00`,
+          kind: ['page_view', 'email_click', 'email_open', 'form_submit'][i % 4],
+          detail: i % 4 === 0 ? '/pricing' : i % 4 === 1 ? 'https://example.com/demo' : '',
+        })),
+        acceptUrl: 'https://leadflow.example/h/accept-token',
+        rejectUrl: 'https://leadflow.example/h/reject-token',
+      },
+    };
+    // `data` (values beyond the lead) is the renderer's option for transactional templates
+    return renderEmail(sampleRuntime(templatesDir), input as Parameters<typeof renderEmail>[1]);
+  },
+};
+
+function sampleRuntime(templatesDir: string) {
+  return {
+    config: {
+      publicUrl: 'https://leadflow.example',
+      templatesDir,
+      mailFrom: 'leadflow <no-reply@leadflow.test>',
+      dkim: undefined,
+    },
+    trackingSecret: 'mail-html-check-secret-0123456789',
+  };
+}
 
 /** The warnings that cost points, worst first, one line each. */
 export function describeWarnings(check: HtmlCheck): string[] {
