@@ -5,6 +5,7 @@ import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { purgeAnonymousVisits } from '../events/index.js';
+import { reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { reconcileWebhookDeliveries } from '../webhooks/index.js';
@@ -28,7 +29,10 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
     webhooks: await reconcileWebhookDeliveries(rt),
+    scoring: await reconcileScoring(),
   }),
+  /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
+  decay: async () => startDecayPass(),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
   cleanup: async () => ({
     idempotencyKeysPurged: await purgeIdempotencyKeys(),
