@@ -12,32 +12,37 @@ const adminOnly = (role: string | undefined) => {
   if (role !== 'admin') throw forbidden('operations pages are for admin keys');
 };
 
+/** The newest 50 messages of the outbox, parsed: headers, and the HTML as it would arrive. */
+async function outboxMessages(outboxDir: string) {
+  const all = (await listOutbox(outboxDir)).reverse().slice(0, 50);
+  return Promise.all(
+    all.map(async (m, i) => {
+      const p = await simpleParser(m.raw);
+      const headers = [...p.headerLines]
+        .map((h) => h.line)
+        .filter((l) => !/^(dkim-signature|content-)/i.test(l))
+        .slice(0, 30);
+      return {
+        n: i + 1,
+        file: m.file,
+        subject: p.subject ?? '',
+        to: Array.isArray(p.to) ? p.to.map((t) => t.text).join(', ') : (p.to?.text ?? ''),
+        date: p.date,
+        headers,
+        html: typeof p.html === 'string' ? p.html : null,
+        text: p.text ?? '',
+      };
+    }),
+  );
+}
+
 /** Operations (admin): the local outbox as mail would arrive, and API keys. */
 export function operationsPages(r: Router, deps: WebDeps): void {
   r.get(
     '/outbox',
     page(async (req, res) => {
       adminOnly(req.auth?.role);
-      const all = (await listOutbox(deps.config.outboxDir)).reverse().slice(0, 50);
-      const messages = await Promise.all(
-        all.map(async (m, i) => {
-          const p = await simpleParser(m.raw);
-          const headers = [...p.headerLines]
-            .map((h) => h.line)
-            .filter((l) => !/^(dkim-signature|content-)/i.test(l))
-            .slice(0, 30);
-          return {
-            n: i + 1,
-            file: m.file,
-            subject: p.subject ?? '',
-            to: Array.isArray(p.to) ? p.to.map((t) => t.text).join(', ') : (p.to?.text ?? ''),
-            date: p.date,
-            headers,
-            html: typeof p.html === 'string' ? p.html : null,
-            text: p.text ?? '',
-          };
-        }),
-      );
+      const messages = await outboxMessages(deps.config.outboxDir);
       await renderView(deps.config.templatesDir, res, 'outbox', {
         title: 'Outbox',
         nav: 'outbox',

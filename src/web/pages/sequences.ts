@@ -143,6 +143,11 @@ export function sequencePages(r: Router, deps: WebDeps): void {
     }),
   );
 
+  previewPage(r, deps);
+}
+
+/** A preview of every step for a chosen lead (by email) or a sample lead; renders, sends nothing. */
+function previewPage(r: Router, deps: WebDeps): void {
   r.post(
     '/sequences/:key/preview',
     page(async (req, res) => {

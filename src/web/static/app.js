@@ -23,11 +23,11 @@
     };
     if (navigator.clipboard && window.isSecureContext)
       navigator.clipboard.writeText(text).then(done, function () {
-        src.select && src.select();
+        if (src.select) src.select();
       });
     else {
-      src.select && src.select();
-      document.execCommand && document.execCommand('copy');
+      if (src.select) src.select();
+      if (document.execCommand) document.execCommand('copy');
       done();
     }
   });
