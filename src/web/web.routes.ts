@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import cookieParser from 'cookie-parser';
-import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { AppDeps } from '../lib/app-types.js';
 import { toAppError } from '../lib/http.js';
 import { csrfProtection } from './csrf.js';
@@ -11,19 +11,11 @@ import { formPages } from './pages/forms.js';
 import { sequencePages } from './pages/sequences.js';
 import { operationsPages } from './pages/operations.js';
 import { cookieSecret, requireSession, safeNext, signIn, signOut } from './session.js';
+import { page, type WebDeps } from './page.js';
 import { renderView } from './views.js';
 
 const require = createRequire(import.meta.url);
 const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
-
-export type WebDeps = AppDeps & { csrfToken: (req: Request, res: Response) => string };
-/** A page handler: web routes are async and their errors reach the web error handler. */
-export type Page = (req: Request, res: Response) => Promise<void>;
-export const page =
-  (fn: Page) =>
-  (req: Request, res: Response, next: (err?: unknown) => void): void => {
-    fn(req, res).catch(next);
-  };
 
 /** Pages answer errors as pages (a 4xx names the problem; a 500 gives the errorId of the log). */
 function webErrorHandler(deps: AppDeps): ErrorRequestHandler {

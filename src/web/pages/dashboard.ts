@@ -6,7 +6,7 @@ import { lifecycleStages } from '../../modules/leads/index.js';
 import { funnelCsv, funnelReport } from '../../modules/reports/index.js';
 import { barChart } from '../charts.js';
 import { renderView } from '../views.js';
-import { page, type WebDeps } from '../web.routes.js';
+import { page, type WebDeps } from '../page.js';
 
 const periods = { '30d': 30, '90d': 90, '365d': 365, all: 0 } as const;
 const dashboardQuery = z.strictObject({

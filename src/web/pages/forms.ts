@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { getForm, listForms } from '../../modules/forms/index.js';
 import { renderView } from '../views.js';
-import { page, type WebDeps } from '../web.routes.js';
+import { page, type WebDeps } from '../page.js';
 
 /** `/app/forms`: every form; one form's embed snippet (with a copy button) and a live test. */
 export function formPages(r: Router, deps: WebDeps): void {

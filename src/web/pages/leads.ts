@@ -16,7 +16,7 @@ import {
 import { Enrollment, enrollLead, listSequences } from '../../modules/sequences/index.js';
 import { leadsCsv } from '../lead-csv.js';
 import { renderView } from '../views.js';
-import { page, type WebDeps } from '../web.routes.js';
+import { page, type WebDeps } from '../page.js';
 
 const filterKeys = ['q', 'status', 'stage', 'ownerId', 'source', 'grade', 'minScore', 'maxScore'] as const;
 /** The list page's query: the API's list filters (strict: an unknown parameter is a 400). */

@@ -6,7 +6,7 @@ import { parseInput } from '../../lib/http.js';
 import { listOutbox } from '../../lib/mailer.js';
 import { createApiKey, listApiKeys, revokeApiKey, roles } from '../../modules/admin/index.js';
 import { renderView } from '../views.js';
-import { page, type WebDeps } from '../web.routes.js';
+import { page, type WebDeps } from '../page.js';
 
 const adminOnly = (role: string | undefined) => {
   if (role !== 'admin') throw forbidden('operations pages are for admin keys');

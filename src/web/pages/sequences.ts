@@ -12,7 +12,7 @@ import {
   sequenceStats,
 } from '../../modules/sequences/index.js';
 import { renderView } from '../views.js';
-import { page, type WebDeps } from '../web.routes.js';
+import { page, type WebDeps } from '../page.js';
 
 const starter = {
   name: 'Welcome',
