@@ -4,7 +4,7 @@ import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
-import { reconcileScoring, startDecayPass } from '../scoring/index.js';
+import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 
@@ -30,7 +30,10 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
   decay: async () => startDecayPass(),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
-  cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
+  cleanup: async () => ({
+    idempotencyKeysPurged: await purgeIdempotencyKeys(),
+    scoredMarksPurged: await purgeScoredMarks(),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {
