@@ -3,8 +3,11 @@ import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
 import { startEmailWorker } from './email.js';
 import { startLeadCapturedWorker } from './lead-captured.js';
+import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
+import { startWebhookWorker } from './webhook.js';
+import { startScoringWorker } from './scoring.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -12,6 +15,9 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   email: startEmailWorker,
   nurture: startNurtureWorker,
   'lead-captured': startLeadCapturedWorker,
+  'lead-suppressed': startLeadSuppressedWorker,
+  webhook: startWebhookWorker,
+  scoring: startScoringWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {
