@@ -1,3 +1,4 @@
+/* global process, console */
 // Copies every database and collection (documents and indexes) from one MongoDB-compatible server
 // to another: used by `scripts/services.sh migrate` to move an older SQLite-backed FerretDB's data
 // into the PostgreSQL-backed one. Safe to run again: documents already copied (same _id) are kept.
