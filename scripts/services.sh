@@ -139,8 +139,9 @@ pg_up() {
     port_open "$pg_port" || { log "PostgreSQL did not start; see $pgdir/postgres.log"; return 1; }
   fi
   if [ ! -f "$pgdir/created" ]; then
-    as_pg "$bin/createdb" -h "$pgdir/run" -p "$pg_port" -U leadflow leadflow 2>/dev/null ||
-      as_pg "$bin/psql" -h "$pgdir/run" -p "$pg_port" -U leadflow -d leadflow -Atc 'select 1' >/dev/null ||
+    # over loopback: the server on this port may be another data dir's, started concurrently
+    as_pg "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U leadflow leadflow 2>/dev/null ||
+      as_pg "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U leadflow -d leadflow -Atc 'select 1' >/dev/null ||
       { log "could not create the leadflow database; see $pgdir/postgres.log"; return 1; }
     touch "$pgdir/created"
   fi
