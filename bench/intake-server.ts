@@ -1,10 +1,12 @@
 /**
  * One target of bench/intake.ts, run as its own process (the API as a real listening server):
  *   echo    bare express + JSON parser, answering the body
+ *   insert  bare express + JSON parser + one raw driver insertOne
  *   upsert  bare express + JSON parser + one raw driver upsert on a unique email key
  *   api     leadflow's app: POST /f/:formId with everything (rate limit, form, validation, capture,
  *           event, lead-captured job)
- * Prints `READY <port>` when listening; on SIGTERM drops its database and queue keys and exits.
+ * Prints `READY <port>` when listening; on SIGTERM drops its database and queue keys and exits
+ * (BENCH_DB names a database to use instead, seeded by bench/intake.ts and kept).
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -18,10 +20,14 @@ import { connectRuntime } from '../src/lib/runtime.js';
 import { putForm } from '../src/modules/forms/index.js';
 
 const mode = process.argv[2];
-const mongodbUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27027/';
+const mongodbUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27028/';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
 const id = randomBytes(4).toString('hex');
-const dbName = `bench_intake_${id}`;
+const keepDb = !!process.env.BENCH_DB;
+const dbName = process.env.BENCH_DB ?? `bench_intake_${id}`;
+const dropDb = async () => {
+  if (!keepDb) await mongoose.connection.db!.dropDatabase();
+};
 const queuePrefix = `bench-${id}`;
 
 const app = express();
@@ -32,11 +38,17 @@ if (mode === 'echo') {
   app.post('/f/:formId', (req, res) => {
     res.status(201).json(req.body);
   });
-} else if (mode === 'upsert') {
+} else if (mode === 'insert' || mode === 'upsert') {
   await mongoose.connect(mongodbUri, { dbName, maxPoolSize: 50 });
   const coll = mongoose.connection.db!.collection('leads');
   await coll.createIndex({ emailKey: 1 }, { unique: true });
   app.use(express.json());
+  app.post('/f/:formId', async (req, res, next) => {
+    if (mode === 'upsert') return next();
+    const body = req.body as { email: string };
+    const r = await coll.insertOne({ ...body, emailKey: String(body.email).trim().toLowerCase() });
+    res.status(201).json({ leadId: String(r.insertedId), created: true });
+  });
   app.post('/f/:formId', async (req, res) => {
     const body = req.body as { email: string };
     const emailKey = String(body.email).trim().toLowerCase();
@@ -46,7 +58,7 @@ if (mode === 'echo') {
       .json({ leadId: String(r.upsertedId ?? ''), created: !!r.upsertedCount });
   });
   cleanup = async () => {
-    await mongoose.connection.db!.dropDatabase();
+    await dropDb();
     await mongoose.disconnect();
   };
 } else if (mode === 'api') {
@@ -64,14 +76,14 @@ if (mode === 'echo') {
   const api = buildApp(rt);
   app.use(api);
   cleanup = async () => {
-    await mongoose.connection.db!.dropDatabase();
+    await dropDb();
     const redis = new Redis(redisUrl);
     const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 1000 });
     for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
     redis.disconnect();
   };
 } else {
-  process.stderr.write('usage: intake-server.ts echo|upsert|api\n');
+  process.stderr.write('usage: intake-server.ts echo|insert|upsert|api\n');
   process.exit(2);
 }
 

@@ -5,6 +5,10 @@
  * falling due at once takes to drain (10,000, or fewer when the store is too slow; extrapolated).
  *
  *   npx tsx bench/send.ts [--n 2000] [--burst 10000] [--concurrency 8] [--burst-minutes 5]
+ *                         [--existing 1000,100000]
+ *
+ * With --existing, the delivery rate is measured again after the store already holds that many
+ * leads (and as many earlier sends), seeded with raw insertMany in batches of 1,000.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +29,14 @@ import { enqueueBulk } from '../src/queues/index.js';
 import { startEmailWorker } from '../workers/email.js';
 import { deleteQueueKeys } from '../test/helpers/env.js';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write(
+    'usage: npx tsx bench/send.ts [--n 2000] [--burst 10000] [--concurrency 8] [--burst-minutes 5] [--existing 1000,100000]\n',
+  );
+  process.exit(0);
+}
+const existingIx = process.argv.indexOf('--existing');
+const EXISTING = existingIx > 0 ? process.argv[existingIx + 1]!.split(',').map(Number) : [];
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
@@ -122,7 +134,7 @@ async function storeFloor(n: number): Promise<number> {
   return performance.now() - start;
 }
 
-async function seed(n: number, tag: string): Promise<void> {
+async function seed(n: number, tag: string, history = false): Promise<void> {
   const leads = Array.from({ length: n }, (_, i) => {
     const email = `bench-${tag}-${i}@example.test`;
     return {
@@ -133,7 +145,10 @@ async function seed(n: number, tag: string): Promise<void> {
       company: 'Acme <Inc>',
     };
   });
-  for (let i = 0; i < n; i += 1000) await Lead.collection.insertMany(leads.slice(i, i + 1000));
+  for (let i = 0; i < n; i += 1000) {
+    await Lead.collection.insertMany(leads.slice(i, i + 1000));
+    if (history) process.stdout.write(`\r  seeding ${tag}: ${Math.min(n, i + 1000)} of ${n} leads`);
+  }
   const now = new Date();
   const sends = leads.map((l) => ({
     _id: new Types.ObjectId(),
@@ -146,7 +161,7 @@ async function seed(n: number, tag: string): Promise<void> {
     variant: null,
     content: { ...content, text: null, template: null },
     marketing: true,
-    status: 'pending',
+    status: history ? 'sent' : 'pending',
     messageId: null,
     attempts: 0,
     error: null,
@@ -156,7 +171,14 @@ async function seed(n: number, tag: string): Promise<void> {
     createdAt: now,
     updatedAt: now,
   }));
-  for (let i = 0; i < n; i += 1000) await EmailSend.collection.insertMany(sends.slice(i, i + 1000));
+  for (let i = 0; i < n; i += 1000) {
+    await EmailSend.collection.insertMany(sends.slice(i, i + 1000));
+    if (history) process.stdout.write(`\r  seeding ${tag}: ${Math.min(n, i + 1000)} of ${n} earlier sends`);
+  }
+  if (history) {
+    process.stdout.write('\n');
+    return;
+  }
   for (let i = 0; i < n; i += 1000) {
     await enqueueBulk(
       'email',
@@ -202,11 +224,16 @@ async function main() {
   const root = path.resolve(import.meta.dirname, '..');
   const services = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'up'], { encoding: 'utf8' });
   const get = (k: string) => new RegExp(`^${k}=(.+)$`, 'm').exec(services)![1]!.trim();
+  out(`servers: ${process.env.MONGODB_URI ?? get('MONGODB_URI')}`);
   const sink = await startSink();
   const id = randomBytes(4).toString('hex');
   const config = loadConfig({
-    MONGODB_URI: get('MONGODB_URI'),
-    REDIS_URL: get('REDIS_URL'),
+    MONGODB_URI: process.env.MONGODB_URI ?? get('MONGODB_URI'),
+    REDIS_URL: process.env.REDIS_URL ?? get('REDIS_URL'),
+    // the embedded default's read indexes (absent when MONGODB_URI is a MongoDB)
+    EMBEDDED_POSTGRES_URL: process.env.MONGODB_URI
+      ? process.env.EMBEDDED_POSTGRES_URL
+      : /^EMBEDDED_POSTGRES_URL=(.+)$/m.exec(services)?.[1]?.trim(),
     SMTP_URL: sink.url,
     QUEUE_PREFIX: `bench-${id}`,
     PUBLIC_URL: 'https://leadflow.example',
@@ -262,6 +289,26 @@ async function main() {
       `${rate.toFixed(0)}/s`,
       `${((rate / baseRate) * 100).toFixed(0)}%`,
     ]);
+
+    // the same delivery rate once the store holds many leads and earlier sends
+    let stored = 0;
+    for (const size of EXISTING) {
+      await worker.pause();
+      out(`existing: topping the store up to ${size} leads and ${size} earlier sends`);
+      await seed(size - stored, `hist${size}`, true);
+      stored = size;
+      worker.resume();
+      const before = sink.received();
+      await seed(N, `tput${size}`);
+      const t = performance.now();
+      const r = await drain(sink, `tput${size}`, before, N, t, 10 * 60_000);
+      const rs = (r.done / r.ms) * 1000;
+      rows.push([
+        `leadflow queue + deliverSend, ${size.toLocaleString('en')} leads stored`,
+        `${rs.toFixed(0)}/s`,
+        `${((rs / baseRate) * 100).toFixed(0)}% (${((rs / rate) * 100).toFixed(0)}% of the rate on an empty store)`,
+      ]);
+    }
 
     const burst = Math.min(BURST, Math.max(100, Math.floor((rate * DRAIN_BUDGET_MS) / 1000)));
     out(`drain: seeding ${burst} sends falling due at once`);
