@@ -134,6 +134,10 @@ pg_up() {
   local opts="-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories='$pgdir/run'"
   opts+=" -c unix_socket_permissions=0700 -c max_connections=300"
   opts+=" -c log_min_error_statement=panic -c log_error_verbosity=terse"
+  # FerretDB's statements name the field as a parameter (_jsonb->$1 @> $2): only a plan made with
+  # the values can use the read indexes (src/lib/ferretdb-indexes.ts), and a cached generic plan,
+  # chosen while a table is small, would stay a sequential scan as it grows
+  opts+=" -c plan_cache_mode=force_custom_plan"
   if ! as_pg "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/postgres.log" -o "$opts" -w -t 60 start >/dev/null 9>&-; then
     # a concurrent `up` for another data dir may have started one on this port meanwhile
     port_open "$pg_port" || { log "PostgreSQL did not start; see $pgdir/postgres.log"; return 1; }
