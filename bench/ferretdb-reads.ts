@@ -4,40 +4,40 @@
  * findOne by _id, by emailKey, find with $in of 100 email keys, a send by its key, enrollments of a
  * lead, an update by emailKey.
  *
- *   npx tsx bench/ferretdb-reads.ts [--sizes 1000,100000] [--reps 30]
+ *   npx tsx bench/ferretdb-reads.ts [--max 100000] [--reps 30]   (sizes 1,000 and --max)
  *
- * Servers come from scripts/services.sh up (MONGODB_URI / EMBEDDED_POSTGRES_URL win when set).
+ * Servers: the shared local ones (bench/helpers.ts) unless MONGODB_URI / EMBEDDED_POSTGRES_URL are
+ * set; start them with scripts/services.sh up.
  * The data is seeded with raw insertMany in batches of 1,000, with progress; the database is
  * dropped at the end.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { MongoClient, ObjectId, type Db } from 'mongodb';
 import pg from 'pg';
 import { ensureFerretdbReadIndexes } from '../src/lib/ferretdb-indexes.js';
 import { createLogger } from '../src/lib/logger.js';
+import { benchArgs, benchConfig } from './helpers.js';
 
-const args = process.argv.slice(2);
-if (args.includes('--help')) {
-  console.log('usage: npx tsx bench/ferretdb-reads.ts [--sizes 1000,100000] [--reps 30]');
-  process.exit(0);
-}
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
-};
-const sizes = opt('--sizes', '1000,100000').split(',').map(Number);
-const reps = Number(opt('--reps', '30'));
-const root = path.resolve(import.meta.dirname, '..');
+const args = benchArgs(
+  `Hot lookups on FerretDB on PostgreSQL without and with leadflow's GIN read indexes, same data.
+
+usage: npx tsx bench/ferretdb-reads.ts [options]   (measures at 1,000 and at --max leads)`,
+  {
+    max: { default: 100_000, help: 'the larger size measured (besides 1,000)' },
+    reps: { default: 30, help: 'calls per operation' },
+  },
+);
+const sizes = [...new Set([1000, args.max])];
+const reps = args.reps;
 
 function servers() {
-  const out = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'up'], { encoding: 'utf8' });
-  const get = (k: string) => process.env[k] ?? new RegExp(`^${k}=(.+)$`, 'm').exec(out)?.[1]?.trim();
-  const mongodbUri = get('MONGODB_URI');
-  const postgresUrl = get('EMBEDDED_POSTGRES_URL');
-  if (!mongodbUri || !postgresUrl) throw new Error('needs the embedded default (FerretDB on PostgreSQL)');
-  return { mongodbUri, postgresUrl };
+  const config = benchConfig();
+  if (!config.mongodbUri || !config.embeddedPostgresUrl) {
+    throw new Error(
+      'needs the embedded default (FerretDB on PostgreSQL): MONGODB_URI and EMBEDDED_POSTGRES_URL',
+    );
+  }
+  return { mongodbUri: config.mongodbUri, postgresUrl: config.embeddedPostgresUrl };
 }
 
 const lead = (i: number) => ({

@@ -1,33 +1,33 @@
 /**
  * One target of bench/intake.ts, run as its own process (the API as a real listening server):
  *   echo    bare express + JSON parser, answering the body
- *   insert  bare express + JSON parser + one raw driver insertOne
  *   upsert  bare express + JSON parser + one raw driver upsert on a unique email key
  *   api     leadflow's app: POST /f/:formId with everything (rate limit, form, validation, capture,
  *           event, lead-captured job)
- * Prints `READY <port>` when listening; on SIGTERM drops its database and queue keys and exits
- * (BENCH_DB names a database to use instead, seeded by bench/intake.ts and kept).
+ * Prints `READY <port>` when listening; on SIGTERM drops its database and queue keys and exits.
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import mongoose from 'mongoose';
-import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.js';
-import { loadConfig, type ReadyConfig } from '../src/config.js';
+import type { ReadyConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { putForm } from '../src/modules/forms/index.js';
+import { benchArgs, benchConfig, deleteQueueKeys } from './helpers.js';
 
-const mode = process.argv[2];
-const mongodbUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27028/';
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
+const { positionals } = benchArgs(
+  `One target of bench/intake.ts (started by it): echo | upsert | api. Prints READY <port>.
+
+usage: npx tsx bench/intake-server.ts echo|upsert|api`,
+  {},
+);
+const mode = positionals[0];
+const shared = benchConfig() as ReadyConfig;
+const mongodbUri = shared.mongodbUri;
 const id = randomBytes(4).toString('hex');
-const keepDb = !!process.env.BENCH_DB;
-const dbName = process.env.BENCH_DB ?? `bench_intake_${id}`;
-const dropDb = async () => {
-  if (!keepDb) await mongoose.connection.db!.dropDatabase();
-};
+const dbName = `bench_intake_${id}`;
 const queuePrefix = `bench-${id}`;
 
 const app = express();
@@ -38,17 +38,11 @@ if (mode === 'echo') {
   app.post('/f/:formId', (req, res) => {
     res.status(201).json(req.body);
   });
-} else if (mode === 'insert' || mode === 'upsert') {
+} else if (mode === 'upsert') {
   await mongoose.connect(mongodbUri, { dbName, maxPoolSize: 50 });
   const coll = mongoose.connection.db!.collection('leads');
   await coll.createIndex({ emailKey: 1 }, { unique: true });
   app.use(express.json());
-  app.post('/f/:formId', async (req, res, next) => {
-    if (mode === 'upsert') return next();
-    const body = req.body as { email: string };
-    const r = await coll.insertOne({ ...body, emailKey: String(body.email).trim().toLowerCase() });
-    res.status(201).json({ leadId: String(r.insertedId), created: true });
-  });
   app.post('/f/:formId', async (req, res) => {
     const body = req.body as { email: string };
     const emailKey = String(body.email).trim().toLowerCase();
@@ -58,16 +52,13 @@ if (mode === 'echo') {
       .json({ leadId: String(r.upsertedId ?? ''), created: !!r.upsertedCount });
   });
   cleanup = async () => {
-    await dropDb();
+    await mongoose.connection.db!.dropDatabase();
     await mongoose.disconnect();
   };
 } else if (mode === 'api') {
-  const config = loadConfig({
-    ...process.env,
+  const config = benchConfig({
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    MONGODB_URI: mongodbUri,
-    REDIS_URL: redisUrl,
     QUEUE_PREFIX: queuePrefix,
     RATE_LIMIT_PUBLIC: '100000000',
   }) as ReadyConfig;
@@ -76,14 +67,11 @@ if (mode === 'echo') {
   const api = buildApp(rt);
   app.use(api);
   cleanup = async () => {
-    await dropDb();
-    const redis = new Redis(redisUrl);
-    const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
-    redis.disconnect();
+    await mongoose.connection.db!.dropDatabase();
+    await deleteQueueKeys(config.redisUrl, queuePrefix);
   };
 } else {
-  process.stderr.write('usage: intake-server.ts echo|insert|upsert|api\n');
+  process.stderr.write('usage: intake-server.ts echo|upsert|api\n');
   process.exit(2);
 }
 

@@ -5,10 +5,6 @@
  * falling due at once takes to drain (10,000, or fewer when the store is too slow; extrapolated).
  *
  *   npx tsx bench/send.ts [--n 2000] [--burst 10000] [--concurrency 8] [--burst-minutes 5]
- *                         [--existing 1000,100000]
- *
- * With --existing, the delivery rate is measured again after the store already holds that many
- * leads (and as many earlier sends), seeded with raw insertMany in batches of 1,000.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,30 +17,30 @@ import { loadConfig, type ReadyConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
-import { renderEmail } from '../src/modules/email/index.js';
-import { EmailSend } from '../src/modules/email/send.model.js';
+import { EmailSend, renderEmail } from '../src/modules/email/index.js';
+import { Lead } from '../src/modules/leads/index.js';
 import { Suppression } from '../src/modules/suppression/index.js';
-import { Lead } from '../src/modules/leads/lead.model.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startEmailWorker } from '../workers/email.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
+import { benchArgs, deleteQueueKeys } from './helpers.js';
 
-if (process.argv.includes('--help')) {
-  process.stdout.write(
-    'usage: npx tsx bench/send.ts [--n 2000] [--burst 10000] [--concurrency 8] [--burst-minutes 5] [--existing 1000,100000]\n',
-  );
-  process.exit(0);
-}
-const existingIx = process.argv.indexOf('--existing');
-const EXISTING = existingIx > 0 ? process.argv[existingIx + 1]!.split(',').map(Number) : [];
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const N = arg('n', 2000);
-const BURST = arg('burst', 10_000);
-const CONCURRENCY = arg('concurrency', 8);
-const BURST_MINUTES = arg('burst-minutes', 5);
+const args = benchArgs(
+  `Sending throughput: sends rendered, tracked and delivered through the email queue and deliverSend
+into a local SMTP sink, against raw pooled nodemailer into the same sink; then how long a burst
+of sends falling due at once takes to drain.
+
+usage: npx tsx bench/send.ts [options]`,
+  {
+    n: { default: 2000, help: 'sends measured against the raw nodemailer baseline' },
+    burst: { default: 10_000, help: 'sends in the burst (fewer when the store is too slow; extrapolated)' },
+    concurrency: { default: 8, help: 'email worker concurrency' },
+    'burst-minutes': { default: 5, help: 'deadline for draining the burst' },
+  },
+);
+const N = args.n;
+const BURST = args.burst;
+const CONCURRENCY = args.concurrency;
+const BURST_MINUTES = args['burst-minutes'];
 const DRAIN_BUDGET_MS = 100_000;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -134,7 +130,7 @@ async function storeFloor(n: number): Promise<number> {
   return performance.now() - start;
 }
 
-async function seed(n: number, tag: string, history = false): Promise<void> {
+async function seed(n: number, tag: string): Promise<void> {
   const leads = Array.from({ length: n }, (_, i) => {
     const email = `bench-${tag}-${i}@example.test`;
     return {
@@ -145,10 +141,7 @@ async function seed(n: number, tag: string, history = false): Promise<void> {
       company: 'Acme <Inc>',
     };
   });
-  for (let i = 0; i < n; i += 1000) {
-    await Lead.collection.insertMany(leads.slice(i, i + 1000));
-    if (history) process.stdout.write(`\r  seeding ${tag}: ${Math.min(n, i + 1000)} of ${n} leads`);
-  }
+  for (let i = 0; i < n; i += 1000) await Lead.collection.insertMany(leads.slice(i, i + 1000));
   const now = new Date();
   const sends = leads.map((l) => ({
     _id: new Types.ObjectId(),
@@ -161,7 +154,7 @@ async function seed(n: number, tag: string, history = false): Promise<void> {
     variant: null,
     content: { ...content, text: null, template: null },
     marketing: true,
-    status: history ? 'sent' : 'pending',
+    status: 'pending',
     messageId: null,
     attempts: 0,
     error: null,
@@ -171,14 +164,7 @@ async function seed(n: number, tag: string, history = false): Promise<void> {
     createdAt: now,
     updatedAt: now,
   }));
-  for (let i = 0; i < n; i += 1000) {
-    await EmailSend.collection.insertMany(sends.slice(i, i + 1000));
-    if (history) process.stdout.write(`\r  seeding ${tag}: ${Math.min(n, i + 1000)} of ${n} earlier sends`);
-  }
-  if (history) {
-    process.stdout.write('\n');
-    return;
-  }
+  for (let i = 0; i < n; i += 1000) await EmailSend.collection.insertMany(sends.slice(i, i + 1000));
   for (let i = 0; i < n; i += 1000) {
     await enqueueBulk(
       'email',
@@ -224,16 +210,11 @@ async function main() {
   const root = path.resolve(import.meta.dirname, '..');
   const services = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'up'], { encoding: 'utf8' });
   const get = (k: string) => new RegExp(`^${k}=(.+)$`, 'm').exec(services)![1]!.trim();
-  out(`servers: ${process.env.MONGODB_URI ?? get('MONGODB_URI')}`);
   const sink = await startSink();
   const id = randomBytes(4).toString('hex');
   const config = loadConfig({
-    MONGODB_URI: process.env.MONGODB_URI ?? get('MONGODB_URI'),
-    REDIS_URL: process.env.REDIS_URL ?? get('REDIS_URL'),
-    // the embedded default's read indexes (absent when MONGODB_URI is a MongoDB)
-    EMBEDDED_POSTGRES_URL: process.env.MONGODB_URI
-      ? process.env.EMBEDDED_POSTGRES_URL
-      : /^EMBEDDED_POSTGRES_URL=(.+)$/m.exec(services)?.[1]?.trim(),
+    MONGODB_URI: get('MONGODB_URI'),
+    REDIS_URL: get('REDIS_URL'),
     SMTP_URL: sink.url,
     QUEUE_PREFIX: `bench-${id}`,
     PUBLIC_URL: 'https://leadflow.example',
@@ -289,26 +270,6 @@ async function main() {
       `${rate.toFixed(0)}/s`,
       `${((rate / baseRate) * 100).toFixed(0)}%`,
     ]);
-
-    // the same delivery rate once the store holds many leads and earlier sends
-    let stored = 0;
-    for (const size of EXISTING) {
-      await worker.pause();
-      out(`existing: topping the store up to ${size} leads and ${size} earlier sends`);
-      await seed(size - stored, `hist${size}`, true);
-      stored = size;
-      worker.resume();
-      const before = sink.received();
-      await seed(N, `tput${size}`);
-      const t = performance.now();
-      const r = await drain(sink, `tput${size}`, before, N, t, 10 * 60_000);
-      const rs = (r.done / r.ms) * 1000;
-      rows.push([
-        `leadflow queue + deliverSend, ${size.toLocaleString('en')} leads stored`,
-        `${rs.toFixed(0)}/s`,
-        `${((rs / baseRate) * 100).toFixed(0)}% (${((rs / rate) * 100).toFixed(0)}% of the rate on an empty store)`,
-      ]);
-    }
 
     const burst = Math.min(BURST, Math.max(100, Math.floor((rate * DRAIN_BUDGET_MS) / 1000)));
     out(`drain: seeding ${burst} sends falling due at once`);
