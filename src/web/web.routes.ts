@@ -10,6 +10,7 @@ import { leadPages } from './pages/leads.js';
 import { formPages } from './pages/forms.js';
 import { sequencePages } from './pages/sequences.js';
 import { operationsPages } from './pages/operations.js';
+import { scoringPages } from './pages/scoring.js';
 import { cookieSecret, requireSession, safeNext, signIn, signOut } from './session.js';
 import { page, type WebDeps } from './page.js';
 import { renderView } from './views.js';
@@ -99,7 +100,7 @@ export function mountWebApp(app: Express, deps: AppDeps): void {
       res.redirect(303, '/app/login');
     }),
   );
-  for (const mount of [dashboardPages, leadPages, formPages, sequencePages, operationsPages])
+  for (const mount of [dashboardPages, leadPages, formPages, sequencePages, scoringPages, operationsPages])
     mount(authed, web);
   router.use(authed);
   router.use(webErrorHandler(deps));

@@ -1,40 +1,7 @@
-import request from 'supertest';
+import { browser } from '../helpers/web.js';
 import { describe, expect, it } from 'vitest';
 import { ApiKey } from '../../src/modules/admin/api-key.model.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
-
-/** A browser-like agent: keeps cookies, reads the CSRF token from each page. */
-function browser(app: Parameters<typeof request.agent>[0]) {
-  const agent = request.agent(app);
-  let csrf = '';
-  const readCsrf = (html: string) => {
-    const m = /name="_csrf" value="([^"]+)"/.exec(html) ?? /name="csrf-token" content="([^"]+)"/.exec(html);
-    if (m) csrf = m[1]!;
-  };
-  return {
-    agent,
-    get csrf() {
-      return csrf;
-    },
-    async get(path: string) {
-      const res = await agent.get(path);
-      readCsrf(res.text ?? '');
-      return res;
-    },
-    async post(path: string, form: Record<string, string | string[]>, withCsrf = true) {
-      const res = await agent
-        .post(path)
-        .type('form')
-        .send({ ...(withCsrf ? { _csrf: csrf } : {}), ...form });
-      readCsrf(res.text ?? '');
-      return res;
-    },
-    async signIn(key: string) {
-      await this.get('/app/login');
-      return this.post('/app/login', { key });
-    },
-  };
-}
 
 describe('web app: sign-in, sessions, CSRF, roles, escaping', () => {
   const env = useTestEnv();

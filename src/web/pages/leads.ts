@@ -13,6 +13,7 @@ import {
   mergeLeads,
   patchLead,
 } from '../../modules/leads/index.js';
+import { getLeadScore } from '../../modules/scoring/index.js';
 import { Enrollment, enrollLead, listSequences } from '../../modules/sequences/index.js';
 import { leadsCsv } from '../lead-csv.js';
 import { renderView } from '../views.js';
@@ -119,10 +120,11 @@ export function leadPages(r: Router, deps: WebDeps): void {
     page(async (req, res) => {
       const id = String(req.params.id);
       const lead = await getLead(id);
-      const [timeline, duplicates, enrollments] = await Promise.all([
+      const [timeline, duplicates, enrollments, score] = await Promise.all([
         getTimeline(lead.id, { limit: 50 }),
         findDuplicates(lead.id),
         Enrollment.find({ leadId: lead.id }).sort({ enrolledAt: -1 }).limit(20).lean(),
+        getLeadScore(lead.id),
       ]);
       await renderView(deps.config.templatesDir, res, 'lead', {
         title: lead.email,
@@ -136,6 +138,8 @@ export function leadPages(r: Router, deps: WebDeps): void {
         })),
         timeline: timeline.items.map((e) => ({ ...e, detail: JSON.stringify(e.properties).slice(0, 300) })),
         duplicates: duplicates.items,
+        reasons: score.reasons.slice(0, 5),
+        ledger: [...score.ledger].reverse().slice(0, 50),
         enrollments: enrollments.map((e) => ({
           key: e.sequenceKey,
           state: e.state,
