@@ -5,6 +5,9 @@ import { startEmailWorker } from './email.js';
 import { startLeadCapturedWorker } from './lead-captured.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
+import { startQualificationSweepWorker } from './qualification-sweep.js';
+import { startQualificationWorker } from './qualification.js';
+import { startStageReachedWorker } from './stage-reached.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -12,6 +15,9 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   email: startEmailWorker,
   nurture: startNurtureWorker,
   'lead-captured': startLeadCapturedWorker,
+  qualification: startQualificationWorker,
+  'qualification-sweep': startQualificationSweepWorker,
+  'stage-reached': startStageReachedWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -4,6 +4,7 @@ import { emailRoutes } from './email/email.routes.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
+import { qualificationRoutes } from './qualification/index.js';
 import { sequenceRoutes } from './sequences/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
@@ -14,4 +15,5 @@ export const areas: AreaRoutes[] = [
   importRoutes,
   emailRoutes,
   sequenceRoutes,
+  qualificationRoutes,
 ];

@@ -6,6 +6,7 @@ import { Setting } from '../admin/api-key.model.js';
 import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
+import { reconcileQualification } from '../qualification/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -24,11 +25,13 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
     ),
   /**
    * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
-   * email's own pass (sends a stopped worker left in `sending` become `unknown`)
+   * email's own pass (sends a stopped worker left in `sending` become `unknown`), then handoff requests
+   * not taken a minute after qualification
    */
   reconcile: async (rt, log) => ({
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
+    qualification: await reconcileQualification(log),
   }),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
   cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
