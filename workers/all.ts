@@ -3,11 +3,13 @@ import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
 import { startEmailWorker } from './email.js';
 import { startLeadCapturedWorker } from './lead-captured.js';
+import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
 import { startQualificationSweepWorker } from './qualification-sweep.js';
 import { startQualificationWorker } from './qualification.js';
 import { startStageReachedWorker } from './stage-reached.js';
+import { startWebhookWorker } from './webhook.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -18,6 +20,8 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   qualification: startQualificationWorker,
   'qualification-sweep': startQualificationSweepWorker,
   'stage-reached': startStageReachedWorker,
+  'lead-suppressed': startLeadSuppressedWorker,
+  webhook: startWebhookWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock, clock } from '../../src/lib/clock.js';
-import { LeadEvent } from '../../src/modules/events/event.model.js';
+import { LeadEvent } from '../../src/modules/events/index.js';
 import { Lead } from '../../src/modules/leads/index.js';
 import { emailKey } from '../../src/modules/leads/normalize.js';
 import {

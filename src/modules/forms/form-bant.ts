@@ -1,7 +1,7 @@
 import { clock } from '../../lib/clock.js';
 import type { ErrorDetail } from '../../lib/errors.js';
 import { enqueue } from '../../queues/index.js';
-import { recordEvents } from '../events/events.service.js';
+import { recordEvents } from '../events/index.js';
 import { Lead, type LeadDoc } from '../leads/index.js';
 import type { FormDoc } from './form.model.js';
 

@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
 import { badRequest, forbidden, notFound, unsupportedMediaType } from '../../lib/errors.js';
-import { listQuery, parseInput, toAppError } from '../../lib/http.js';
+import { listQuery, parseInput, parseQuery, toAppError } from '../../lib/http.js';
 import { rateLimit } from '../../lib/rate-limit.js';
 import { allow } from '../admin/index.js';
 import { requireQueueConnection } from '../leads/index.js';
@@ -170,11 +170,12 @@ export const formRoutes: AreaRoutes = {
       res.json(await putForm(formId, parseInput(formDefinitionSchema, req.body), publicUrl));
     });
     api.get('/forms', allow('marketing'), async (req, res) => {
-      const q = parseInput(listQuery, req.query);
+      const q = parseQuery(listQuery, req.query);
       res.json(await listForms(publicUrl, q.limit, q.cursor));
     });
     api.get('/forms/:formId', allow('marketing'), async (req, res) => {
       const { formId } = parseInput(formIdParam, req.params);
+      parseQuery({}, req.query);
       res.json(await getForm(formId, publicUrl));
     });
   },

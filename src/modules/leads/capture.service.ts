@@ -3,11 +3,12 @@ import { Types } from 'mongoose';
 import { unavailable } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
 import { enqueueBulk } from '../../queues/index.js';
-import { Contact } from '../crm/contact.model.js';
-import { Suppression, emailHash } from '../email/suppression.model.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
+import { Contact } from '../crm/index.js';
+import { Suppression, emailHash } from '../suppression/index.js';
+import { recordEvents, type NewEvent } from './lead-events.service.js';
 import { Lead, type LeadDoc } from './lead.model.js';
 import type { LeadInput } from './lead.schemas.js';
+import { stageDatePaths } from './stages.js';
 import {
   combineInputs,
   fillEmptyFields,
@@ -104,6 +105,7 @@ async function insertNewLeads(docs: Record<string, unknown>[]): Promise<Set<numb
  * (the whole submission, in the timeline) and enqueues one `lead-captured` job per lead.
  * Results are in input order.
  */
+ 
 export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Promise<CaptureResult[]> {
   if (inputs.length === 0) return [];
   const now = clock.now();
@@ -261,8 +263,10 @@ async function fillExistingLeads(
 /** A subscriber's first capture by anything but a newsletter-only form makes it a lead. */
 function promotion(target: LeadDoc, stage: 'subscriber' | undefined, now: Date): Record<string, unknown> {
   if (stage === 'subscriber' || target.lifecycleStage !== 'subscriber') return {};
-  const dates = (target.stageDates ?? {}) as Record<string, unknown>;
-  return { lifecycleStage: 'lead', ...(dates.lead ? {} : { 'stageDates.lead': now }) };
+  return {
+    lifecycleStage: 'lead',
+    ...stageDatePaths('lead', target.stageDates as Record<string, unknown>, now),
+  };
 }
 
 /**

@@ -15,6 +15,8 @@ export {
   nameText,
   safeText,
   bantValue,
+  bantKeys,
+  type BantKey,
   type LeadInput,
 } from './lead.schemas.js';
 export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './normalize-input.js';
@@ -40,3 +42,6 @@ export {
 } from './lead.service.js';
 export { leadRoutes } from './leads.routes.js';
 export { purgeIdempotencyKeys } from './idempotency.service.js';
+export { stageDatePaths, isLaterStage } from './stages.js';
+export { LeadEvent, type EventDoc } from './lead-event.model.js';
+export { recordEvents, recordEvent, type NewEvent } from './lead-events.service.js';

@@ -2,11 +2,12 @@ import type { Payload } from '../../queues/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
-import { Setting } from '../admin/api-key.model.js';
+import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { reconcileQualification } from '../qualification/index.js';
+import { reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -17,20 +18,17 @@ type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
  */
 export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /** proves the scheduler → queue → worker path works; `leadflow status` shows the last beat */
-  heartbeat: async () =>
-    Setting.updateOne(
-      { _id: 'scheduler.heartbeat' },
-      { $set: { value: clock.now().toISOString() } },
-      { upsert: true },
-    ),
+  heartbeat: async () => writeSetting('scheduler.heartbeat', clock.now().toISOString()),
   /**
    * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
-   * email's own pass (sends a stopped worker left in `sending` become `unknown`), then handoff requests
-   * not taken a minute after qualification
+   * email's own pass (sends a stopped worker left in `sending` become `unknown`), webhook
+   * deliveries whose next attempt's job was lost, and handoff requests not taken a minute after
+   * qualification
    */
   reconcile: async (rt, log) => ({
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
+    webhooks: await reconcileWebhookDeliveries(rt),
     qualification: await reconcileQualification(log),
   }),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */

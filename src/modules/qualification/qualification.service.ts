@@ -3,8 +3,8 @@ import { clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import { enqueue } from '../../queues/index.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
-import { Lead, type LeadDoc } from '../leads/index.js';
+import { recordEvents, type NewEvent } from '../events/index.js';
+import { Lead, stageDatePaths, type LeadDoc } from '../leads/index.js';
 import type { AgreementDoc } from './agreement.model.js';
 import { currentAgreement } from './agreement.service.js';
 import {
@@ -133,8 +133,7 @@ export async function applyQualification(lead: LeadDoc, request: RequestDoc): Pr
   const events: NewEvent[] = [];
   if (open) {
     set.status = 'qualified';
-    if (!dates.mql) set['stageDates.mql'] = request.qualifiedAt;
-    if (!dates.sql) set['stageDates.sql'] = request.qualifiedAt;
+    Object.assign(set, stageDatePaths('sql', dates, request.qualifiedAt));
     if (isLaterStage(lead.lifecycleStage, 'sql')) {
       set.lifecycleStage = 'sql';
       events.push({
@@ -176,7 +175,7 @@ async function markMql(lead: LeadDoc, agreement: AgreementDoc, cycle: number): P
       lifecycleStage: { $in: ['subscriber', 'lead'] },
       status: { $nin: ['qualified', 'converted'] },
     },
-    { $set: { lifecycleStage: 'mql', ...(dates.mql ? {} : { 'stageDates.mql': now }) } },
+    { $set: { lifecycleStage: 'mql', ...stageDatePaths('mql', dates, now) } },
   );
   await recordEvents([
     {

@@ -10,3 +10,4 @@ export { Enrollment } from './enrollment.model.js';
 export { SequenceVersion } from './sequence.model.js';
 export { sequenceRoutes } from './sequences.routes.js';
 export { enrollOnStage, stageReachedProcessor } from './stage-enroll.js';
+export { nurtureProcessor, leadCapturedProcessor, leadSuppressedProcessor } from './sequences.jobs.js';
