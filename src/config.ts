@@ -105,6 +105,21 @@ const envSchema = z.object({
   /** Public endpoints: requests per client per window. */
   RATE_LIMIT_PUBLIC: intFrom(60, 1),
   RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1),
+  /** Website tracking (`/t/e`, `/t/v`): beacons per client address per window. */
+  RATE_LIMIT_TRACKING: intFrom(600, 1),
+  /** Hosts whose tracked email clicks get a lead token (`lf_t`): comma-separated, `*` for all; unset: none. */
+  TRACKING_DOMAINS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((d) => d.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .refine((list) => list.every((d) => d === '*' || /^[a-z0-9.-]{1,253}$/.test(d)), {
+      message: 'must be comma-separated host names, or *',
+    }),
   /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100),
   WORKER_CONCURRENCY: intFrom(8, 1, 1000),
@@ -144,7 +159,9 @@ export type Config = {
   outboxDir: string;
   templatesDir: string;
   bodyLimitBytes: number;
-  rateLimit: { publicPerWindow: number; windowSeconds: number };
+  rateLimit: { publicPerWindow: number; windowSeconds: number; trackingPerWindow: number };
+  /** hosts whose tracked email clicks carry a lead token to the site (`*`: all); empty: none */
+  trackingDomains: string[];
   shutdownTimeoutMs: number;
   workerConcurrency: number;
   imports: { maxBytes: number; maxLineBytes: number };
@@ -212,7 +229,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outboxDir: path.join(dataDir, 'outbox'),
     templatesDir: path.join(rootDir, 'templates'),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    rateLimit: { publicPerWindow: e.RATE_LIMIT_PUBLIC, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
+    rateLimit: {
+      publicPerWindow: e.RATE_LIMIT_PUBLIC,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      trackingPerWindow: e.RATE_LIMIT_TRACKING,
+    },
+    trackingDomains: e.TRACKING_DOMAINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     imports: { maxBytes: e.IMPORT_MAX_BYTES, maxLineBytes: e.IMPORT_MAX_LINE_BYTES },

@@ -10,6 +10,7 @@ import { startQualificationSweepWorker } from './qualification-sweep.js';
 import { startQualificationWorker } from './qualification.js';
 import { startStageReachedWorker } from './stage-reached.js';
 import { startWebhookWorker } from './webhook.js';
+import { startScoringWorker } from './scoring.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -22,6 +23,7 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   'stage-reached': startStageReachedWorker,
   'lead-suppressed': startLeadSuppressedWorker,
   webhook: startWebhookWorker,
+  scoring: startScoringWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -264,17 +264,20 @@ export async function recordOpen(sendId: string): Promise<boolean> {
   return true;
 }
 
-/** A tracked link was followed: `clickedAt` once; a click proves an open too (images are often blocked). */
-export async function recordClick(sendId: string, url: string): Promise<boolean> {
+/**
+ * A tracked link was followed: `clickedAt` once; a click proves an open too (images are often
+ * blocked). Returns the send's lead (undefined when the send is gone).
+ */
+export async function recordClick(sendId: string, url: string): Promise<string | undefined> {
   const send = await trackedSend(sendId);
-  if (!send) return false;
+  if (!send) return undefined;
   const now = clock.now();
   if (await recordTracking(send, 'email_click', now, { url })) {
     await EmailSend.updateOne({ _id: send._id }, { $set: { clickedAt: now } });
   }
   // read-then-write by `_id`: a filter on `_id` alone stays an index lookup on every server
   if (!send.openedAt) await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
-  return true;
+  return String(send.leadId);
 }
 
 /**

@@ -4,6 +4,8 @@ import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
+import { purgeAnonymousVisits } from '../events/index.js';
+import { reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { reconcileQualification } from '../qualification/index.js';
@@ -30,9 +32,15 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
     sends: await reconcileSends(rt),
     webhooks: await reconcileWebhookDeliveries(rt),
     qualification: await reconcileQualification(log),
+    scoring: await reconcileScoring(),
   }),
+  /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
+  decay: async () => startDecayPass(),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
-  cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
+  cleanup: async () => ({
+    idempotencyKeysPurged: await purgeIdempotencyKeys(),
+    anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {
