@@ -5,7 +5,7 @@ import { Types } from 'mongoose';
 import { Enrollment } from './enrollment.model.js';
 import { SequenceVersion } from './sequence.model.js';
 import type { SequenceDefinition } from './sequences.schemas.js';
-import { enrollLead, exitEnrollmentsForLead } from './sequences.service.js';
+import { enrollLead, exitEnrollmentsForLead } from './enrollments.service.js';
 
 /**
  * A lead reached a lifecycle stage (the `stage-reached` job, enqueued by qualification): sequences

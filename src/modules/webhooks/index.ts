@@ -1,5 +1,10 @@
 export { emitWebhookEvent } from './emit.service.js';
-export { deliverWebhook, reconcileWebhookDeliveries, signedRequest } from './delivery.service.js';
+export {
+  deliverWebhook,
+  reconcileWebhookDeliveries,
+  purgeWebhookHistory,
+  signedRequest,
+} from './delivery.service.js';
 export { webhookRoutes } from './webhooks.routes.js';
 export { Webhook, webhookEventTypes, type WebhookEventType, type WebhookDoc } from './webhook.model.js';
 export {
@@ -12,3 +17,4 @@ export {
 } from './delivery.model.js';
 export { addressRefusal } from './address-policy.js';
 export { generateSecret, signPayload } from './signature.js';
+export { postWebhook } from './webhook-post.js';
