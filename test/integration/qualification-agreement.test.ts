@@ -83,7 +83,7 @@ describe('the qualification agreement API', () => {
     ['threshold', { threshold: { $gt: '' } }],
     ['require.budget', { require: { budget: 'yes' } }],
     ['require.grade', { require: { grade: 'E' } }],
-    ['require', { require: { money: true } }],
+    ['require.money', { require: { money: true } }],
     ['opportunity.amount', { opportunity: { amount: -5 } }],
     ['opportunity.closeIn', { opportunity: { closeIn: 'next month' } }],
     ['slaHours', { slaHours: 0 }],
@@ -92,7 +92,7 @@ describe('the qualification agreement API', () => {
     ['agreedBy.sales', { agreedBy: { marketing: 'M', sales: '<script>alert(1)</script>' } }],
     ['agreedBy.sales', { agreedBy: { marketing: 'M', sales: { $ne: null } } }],
     ['agreedBy', { agreedBy: undefined }],
-    ['(body)', { extra: 1 }],
+    ['extra', { extra: 1 }],
   ])(
     'when the agreement is bad at %s, then 400 validation_failed names it and nothing is stored',
     async (path, patch) => {
