@@ -8,6 +8,7 @@ import { Suppression, emailHash } from '../suppression/index.js';
 import { recordEvents, type NewEvent } from './lead-events.service.js';
 import { Lead, type LeadDoc } from './lead.model.js';
 import type { LeadInput } from './lead.schemas.js';
+import { stageDatePaths } from './stages.js';
 import {
   combineInputs,
   fillEmptyFields,
@@ -24,6 +25,11 @@ export type CaptureContext = {
   formId?: string;
   /** a sequence the lead should be enrolled into (nurture reads it from the lead-captured job) */
   sequenceKey?: string;
+  /**
+   * `subscriber`: a newsletter-only form. New people become subscribers; any other capture
+   * (a non-subscriber form, the API, an import) makes a subscriber a lead.
+   */
+  stage?: 'subscriber';
   /** answer what would happen, write nothing */
   dryRun?: boolean;
   /** per input: extra properties kept on its submission event (e.g. a form's undeclared fields) */
@@ -59,12 +65,12 @@ function groupByEmail(normalized: NormalizedLead[]): Map<string, Group> {
   return groups;
 }
 
-function newLeadDoc(n: NormalizedLead, now: Date): Record<string, unknown> {
+function newLeadDoc(n: NormalizedLead, now: Date, stage: 'lead' | 'subscriber'): Record<string, unknown> {
   const doc = new Lead({
     ...n,
     status: 'open',
-    lifecycleStage: 'lead',
-    stageDates: { lead: now },
+    lifecycleStage: stage,
+    stageDates: { [stage]: now },
     lastActivityAt: now,
   }).toObject({ depopulate: true });
   return { ...doc, createdAt: now, updatedAt: now };
@@ -133,7 +139,7 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
     let pending = keys;
     // Up to 3 rounds: a lead that refused our insert can vanish (erased) before we read it.
     for (let round = 0; round < 3 && pending.length > 0; round++) {
-      const docs = pending.map((k) => newLeadDoc(groups.get(k)!.lead, now));
+      const docs = pending.map((k) => newLeadDoc(groups.get(k)!.lead, now, ctx.stage ?? 'lead'));
       const inserted = await insertNewLeads(docs);
       const repeats: string[] = [];
       pending.forEach((k, i) => {
@@ -142,7 +148,7 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
           leadIdByKey.set(k, String(docs[i]!._id));
         } else repeats.push(k);
       });
-      pending = repeats.length ? await fillExistingLeads(repeats, groups, leadIdByKey, now) : [];
+      pending = repeats.length ? await fillExistingLeads(repeats, groups, leadIdByKey, now, ctx.stage) : [];
     }
     if (pending.length) throw new Error(`could not capture ${pending.length} lead(s) after retries`);
   }
@@ -222,6 +228,7 @@ async function fillExistingLeads(
   groups: Map<string, Group>,
   leadIdByKey: Map<string, string | null>,
   now: Date,
+  stage?: 'subscriber',
 ): Promise<string[]> {
   const existing = await Lead.find({ emailKey: { $in: keys } }).lean<LeadDoc[]>();
   const survivorIds = existing.filter((e) => e.mergedInto).map((e) => e.mergedInto!);
@@ -241,7 +248,7 @@ async function fillExistingLeads(
       continue;
     }
     leadIdByKey.set(k, String(target._id));
-    const fills = fillEmptyFields(target, groups.get(k)!.lead);
+    const fills = { ...fillEmptyFields(target, groups.get(k)!.lead), ...promotion(target, stage, now) };
     ops.push({
       updateOne: {
         filter: { _id: target._id },
@@ -251,6 +258,15 @@ async function fillExistingLeads(
   }
   if (ops.length) await Lead.bulkWrite(ops, { ordered: false, timestamps: false });
   return missing;
+}
+
+/** A subscriber's first capture by anything but a newsletter-only form makes it a lead. */
+function promotion(target: LeadDoc, stage: 'subscriber' | undefined, now: Date): Record<string, unknown> {
+  if (stage === 'subscriber' || target.lifecycleStage !== 'subscriber') return {};
+  return {
+    lifecycleStage: 'lead',
+    ...stageDatePaths('lead', target.stageDates as Record<string, unknown>, now),
+  };
 }
 
 /**

@@ -14,6 +14,10 @@ export {
   attributesSchema,
   attributeName,
   nameText,
+  safeText,
+  bantValue,
+  bantKeys,
+  type BantKey,
   type LeadInput,
 } from './lead.schemas.js';
 export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './normalize-input.js';

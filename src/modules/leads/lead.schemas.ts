@@ -57,7 +57,13 @@ export const leadInputSchema = z
   .strict();
 export type LeadInput = z.input<typeof leadInputSchema>;
 
-const bantValue = nameText(500).nullable();
+/**
+ * A BANT answer (API.md): printable text or `true`/`false`; `null` clears it. It counts as given
+ * when `true` or non-empty text.
+ */
+export const bantValue = z.union([z.boolean(), safeText(500)]).nullable();
+export const bantKeys = ['budget', 'authority', 'need', 'timeline'] as const;
+export type BantKey = (typeof bantKeys)[number];
 
 /** PATCH /api/leads/:id. Sales may only send status, bant and ownerId. */
 export const leadPatchSchema = z

@@ -1,6 +1,7 @@
 import mongoose, { Types, isValidObjectId } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { badRequest, conflict, forbidden, notFound } from '../../lib/errors.js';
+import { enqueue } from '../../queues/index.js';
 import { Account, Contact } from '../crm/index.js';
 import { suppressEmail } from '../suppression/index.js';
 import { LeadEvent } from './lead-event.model.js';
@@ -125,6 +126,9 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
   if (patch.country !== undefined) set.country = country;
   if (patch.phone !== undefined) set.phone = phoneE164(patch.phone, country);
   for (const [k, v] of Object.entries(patch.bant ?? {})) set[`bant.${k}`] = v;
+  if (patch.bant && Object.keys(patch.bant).length) {
+    events.push({ leadId: lead._id, type: 'bant_change', occurredAt: now, properties: { bant: patch.bant } });
+  }
   for (const [k, v] of Object.entries(patch.attributes ?? {})) set[`attributes.${k}`] = v;
   if (patch.ownerId !== undefined) set.ownerId = patch.ownerId;
   if (patch.status && patch.status !== lead.status) {
@@ -161,6 +165,9 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
   ).lean<LeadDoc>();
   if (!updated) throw notFound('lead');
   await recordEvents(events);
+  // a BANT answer can complete the qualification agreement: the qualification area re-evaluates
+  if (patch.bant && Object.keys(patch.bant).length)
+    await enqueue('qualification', { leadId: String(lead._id) });
   return toLeadJson(updated);
 }
 

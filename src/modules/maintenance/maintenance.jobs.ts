@@ -8,6 +8,7 @@ import { purgeAnonymousVisits } from '../events/index.js';
 import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
+import { reconcileQualification } from '../qualification/index.js';
 import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
@@ -22,13 +23,15 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   heartbeat: async () => writeSetting('scheduler.heartbeat', clock.now().toISOString()),
   /**
    * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
-   * email's own pass (sends a stopped worker left in `sending` become `unknown`), and webhook
-   * deliveries whose next attempt's job was lost
+   * email's own pass (sends a stopped worker left in `sending` become `unknown`), webhook
+   * deliveries whose next attempt's job was lost, and handoff requests not taken a minute after
+   * qualification
    */
   reconcile: async (rt, log) => ({
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
     webhooks: await reconcileWebhookDeliveries(rt),
+    qualification: await reconcileQualification(log),
     scoring: await reconcileScoring(),
   }),
   /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */

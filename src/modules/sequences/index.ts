@@ -8,4 +8,5 @@ export { sequenceDefinitionSchema } from './sequences.schemas.js';
 export { Enrollment } from './enrollment.model.js';
 export { SequenceVersion } from './sequence.model.js';
 export { sequenceRoutes } from './sequences.routes.js';
+export { enrollOnStage, stageReachedProcessor } from './stage-enroll.js';
 export { nurtureProcessor, leadCapturedProcessor, leadSuppressedProcessor } from './sequences.jobs.js';
