@@ -23,6 +23,12 @@ const benches: { name: string; what: string; quick: string[] }[] = [
   { name: 'send', what: 'emails delivered per second', quick: ['--n', '200', '--burst', '500'] },
   { name: 'sequences', what: 'sequence steps per second', quick: ['--leads', '100', '--runs', '1'] },
   {
+    name: 'tracking',
+    what: 'page views and identification at 1,000 and 100,000 stored',
+    quick: ['--sizes', '1000', '--runs', '5'],
+  },
+  { name: 'webhooks', what: 'webhook deliveries per second', quick: ['--n', '100'] },
+  {
     name: 'reports',
     what: 'funnel report against raw counts per stage',
     quick: ['--sizes', '2000', '--runs', '1'],

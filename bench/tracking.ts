@@ -10,14 +10,13 @@
  * reused. `--keep` leaves the data for next time.
  */
 import mongoose from 'mongoose';
-import { benchConfig } from './helpers.js';
 import { createLogger } from '../src/lib/logger.js';
 import { ensureLocalServices } from '../src/lib/local-services.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
 import { AnonymousVisit, identifyVisitor, recordPageView } from '../src/modules/events/index.js';
 import { Lead } from '../src/modules/leads/index.js';
-import { deleteQueueKeys } from './helpers.js';
+import { benchConfig, deleteQueueKeys } from './helpers.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {

@@ -22,8 +22,8 @@ import {
   signPayload,
   Webhook,
   WebhookDelivery,
+  postWebhook,
 } from '../src/modules/webhooks/index.js';
-import { postWebhook } from '../src/modules/webhooks/index.js';
 import { startWebhookWorker } from '../workers/webhook.js';
 import { deleteQueueKeys } from './helpers.js';
 
