@@ -154,7 +154,13 @@ async function main() {
       }
     }
     const ms = performance.now() - t0;
-    const succeeded = await WebhookDelivery.countDocuments({ status: 'succeeded' });
+    // the receiver has answered; the worker records each outcome right after
+    let succeeded = 0;
+    for (const until = Date.now() + 60_000; Date.now() < until;) {
+      succeeded = await WebhookDelivery.countDocuments({ status: 'succeeded' });
+      if (succeeded >= total) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const rate = (total / ms) * 1000;
     emitMs.sort((a, b) => a - b);
     out('');
