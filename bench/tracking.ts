@@ -112,7 +112,7 @@ async function measure(n: number) {
 
 const logger = createLogger('warn', 'bench');
 const config = await ensureLocalServices(
-  benchConfig({ LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-tracking-${Date.now()}` }),
+  benchConfig({ LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-tracking-${Date.now()}` }, { sharedServers: false }),
   logger,
 );
 // identification records page_view events, which are handed to scoring's queue as in production

@@ -5,7 +5,7 @@ import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { purgeAnonymousVisits } from '../events/index.js';
-import { reconcileScoring, startDecayPass } from '../scoring/index.js';
+import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
@@ -35,12 +35,13 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   decay: async () => startDecayPass(),
   /**
    * expired Idempotency-Key claims, old anonymous visits, webhook deliveries finished over 30 days
-   * ago (no TTL index: FerretDB v1 has none)
+   * ago, scoring's marks older than a day (no TTL index: FerretDB v1 has none)
    */
   cleanup: async () => ({
     idempotencyKeysPurged: await purgeIdempotencyKeys(),
     anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
     webhookHistoryPurged: await purgeWebhookHistory(clock.now()),
+    scoredMarksPurged: await purgeScoredMarks(),
   }),
 };
 
