@@ -16,23 +16,22 @@ import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
 import { AnonymousVisit, identifyVisitor, recordPageView } from '../src/modules/events/index.js';
 import { Lead } from '../src/modules/leads/index.js';
-import { benchConfig, deleteQueueKeys } from './helpers.js';
+import { benchArgs, benchConfig, deleteQueueKeys, progress } from './helpers.js';
 
-const args = process.argv.slice(2);
-if (args.includes('--help')) {
-  process.stdout.write(
-    'usage: npx tsx bench/tracking.ts [--sizes 1000,100000] [--runs 20] [--keep]\n' +
-      'Times an anonymous page view and an identification against a raw insert and a raw _id lookup.\n',
-  );
-  process.exit(0);
-}
-const flag = (name: string, fallback: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
-};
-const sizes = flag('--sizes', '1000,100000').split(',').map(Number);
-const runs = Number(flag('--runs', '20'));
-const keep = args.includes('--keep');
+const opts = benchArgs(
+  `usage: npx tsx bench/tracking.ts [--small 1000] [--large 100000] [--runs 20] [--keep 0|1]
+Times an anonymous page view and an identification (5 page views attached) with --small and
+--large anonymous visits of other visitors stored, against a raw insert and a raw _id lookup.`,
+  {
+    small: { default: 1000, help: 'anonymous visits stored for the first measurement' },
+    large: { default: 100_000, help: 'anonymous visits stored for the second measurement' },
+    runs: { default: 20, help: 'identifications per size (each after 5 page views)' },
+    keep: { default: 0, help: '1: keep the seeded database for next time' },
+  },
+);
+const sizes = [opts.small, opts.large];
+const runs = opts.runs;
+const keep = opts.keep === 1;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -61,9 +60,8 @@ async function seedTo(n: number): Promise<void> {
     });
     await AnonymousVisit.collection.insertMany(docs as never[], { ordered: false });
     have += docs.length;
-    process.stderr.write(`\r[bench] seeding anonymous visits ${have}/${n}`);
+    if (have % 10_000 === 0 || have === n) progress(`seeding anonymous visits ${have}/${n}`);
   }
-  process.stderr.write('\n');
 }
 
 async function measure(n: number) {
@@ -101,9 +99,8 @@ async function measure(n: number) {
     }
     identify.push(await timed(() => identifyVisitor(visitor, lead._id, 'form', new Date())));
     rawFind.push(await timed(() => AnonymousVisit.collection.findOne({ _id: `raw${visitor}:0` as never })));
-    process.stderr.write(`\r[bench] ${n} stored: run ${r + 1}/${runs}`);
+    progress(`${n} stored: run ${r + 1}/${runs}`);
   }
-  process.stderr.write('\n');
   return {
     stored: n,
     pageViewMs: median(view),
