@@ -2,6 +2,7 @@ import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
 import { emailRoutes } from './email/email.routes.js';
 import { formRoutes } from './forms/index.js';
+import { handoffRoutes } from './handoff/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
 import { sequenceRoutes } from './sequences/index.js';
@@ -14,4 +15,5 @@ export const areas: AreaRoutes[] = [
   importRoutes,
   emailRoutes,
   sequenceRoutes,
+  handoffRoutes,
 ];

@@ -34,6 +34,8 @@ export type RenderInput = {
   sendId?: string;
   /** marketing mail gets an unsubscribe link and List-Unsubscribe headers */
   marketing: boolean;
+  /** more values for the template (e.g. the sales notification's handoff); escaped like the lead */
+  data?: Record<string, unknown>;
 };
 
 export type RenderedEmail = { subject: string; html: string; text: string; headers: Record<string, string> };
@@ -248,7 +250,7 @@ export async function renderEmail(rt: RenderRuntime, input: RenderInput): Promis
       ? `${base}/u/${signToken(trackingSecret, { kind: 'unsubscribe', sendId })}`
       : `${base}${previewUnsubscribePath}`
     : undefined;
-  const context = { lead: templateLead(input.lead), unsubscribeUrl, marketing };
+  const context = { ...input.data, lead: templateLead(input.lead), unsubscribeUrl, marketing };
 
   let bodyTemplate: Compiled | undefined;
   let textTemplate: Compiled | undefined;

@@ -8,7 +8,14 @@ export {
   type LifecycleStage,
 } from './lead.model.js';
 export { emailKey, cleanText, countryCode, phoneE164 } from './normalize.js';
-export { leadInputSchema, attributesSchema, attributeName, type LeadInput } from './lead.schemas.js';
+export {
+  leadInputSchema,
+  attributesSchema,
+  attributeName,
+  nameText,
+  safeText,
+  type LeadInput,
+} from './lead.schemas.js';
 export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './normalize-input.js';
 export {
   captureLeads,

@@ -6,6 +6,7 @@ import { Setting } from '../admin/api-key.model.js';
 import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
+import { checkSla, reconcileHandoffs } from '../handoff/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -29,7 +30,10 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   reconcile: async (rt, log) => ({
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
+    handoffs: await reconcileHandoffs(rt, log),
   }),
+  /** overdue handoffs: a reminder, then the next rep, then expired */
+  sla: async (rt, log) => checkSla(rt, log),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
   cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
 };
