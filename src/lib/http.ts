@@ -12,7 +12,17 @@ import type { Logger } from './logger.js';
 
 /** Turns zod issues into API.md's `details`. */
 export function zodDetails(error: z.ZodError): ErrorDetail[] {
-  return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+  return error.issues.flatMap((i) => {
+    const at = i.path.map(String);
+    // a strict schema's unknown keys: one detail per key, named by its own path
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => ({
+        path: [...at, k].join('.'),
+        message: 'is not a known field or parameter',
+      }));
+    }
+    return [{ path: at.join('.') || '(body)', message: i.message }];
+  });
 }
 
 /** Parses `input` with `schema` or throws 400 validation_failed naming every bad field. */
@@ -118,7 +128,32 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 /** `?limit=` as API.md defines it (default 50, max 500). */
-export const listQuery = z.object({
+export const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
+
+/** Query details: an unknown parameter is named by itself (`staus`, `email[$ne]`), not the whole query. */
+function queryDetails(error: z.ZodError): ErrorDetail[] {
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => ({ path: k, message: 'is not a known query parameter' }))
+      : [{ path: i.path.map(String).join('.') || '(query)', message: i.message }],
+  );
+}
+
+/**
+ * The one way routes read `req.query`: strict (an unknown or malformed parameter is
+ * `400 validation_failed` naming it, never ignored). Give the accepted parameters as a zod shape or
+ * object; `{}` accepts none. With express' simple query parser, `?email[$ne]=x` is the unknown
+ * parameter `email[$ne]`, and a repeated parameter is an array, which a string schema refuses.
+ */
+export function parseQuery<T extends z.ZodRawShape>(
+  shape: T | z.ZodObject<T>,
+  query: unknown,
+): z.infer<z.ZodObject<T>> {
+  const schema = shape instanceof z.ZodObject ? shape.strict() : z.strictObject(shape);
+  const r = schema.safeParse(query ?? {});
+  if (!r.success) throw validationFailed(queryDetails(r.error), 'the query is not valid');
+  return r.data as z.infer<z.ZodObject<T>>;
+}

@@ -1,11 +1,14 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
-import { emailRoutes } from './email/email.routes.js';
+import { emailRoutes } from './email/index.js';
+import { trackingRoutes } from './events/index.js';
 import { formRoutes } from './forms/index.js';
 import { handoffRoutes } from './handoff/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
+import { reportRoutes } from './reports/index.js';
 import { sequenceRoutes } from './sequences/index.js';
+import { webhookRoutes } from './webhooks/index.js';
 
 /** Every domain area's routes, mounted by buildApp() in this order. */
 export const areas: AreaRoutes[] = [
@@ -14,6 +17,9 @@ export const areas: AreaRoutes[] = [
   crmRoutes,
   importRoutes,
   emailRoutes,
+  trackingRoutes,
   sequenceRoutes,
+  webhookRoutes,
   handoffRoutes,
+  reportRoutes,
 ];

@@ -8,17 +8,27 @@ import { makeLead, qualify } from '../helpers/handoff.js';
 import { startProcess, tsxBin, type Spawned } from '../helpers/processes.js';
 import { startSmtpSink } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWebhookWorker } from '../../workers/webhook.js';
 
 const sink = await startSmtpSink();
+const receiver = await startWebhookReceiver();
 const log = createLogger('silent', 'test');
 const LEADS = 6;
 const TRIGGERS_PER_LEAD = 4;
 const tag = Date.now().toString(36);
 
 describe('handoff exactly once: concurrent triggers, three worker processes, one SIGKILLed mid-conversion', () => {
-  const env = useTestEnv({ SMTP_URL: sink.url });
+  const env = useTestEnv({ SMTP_URL: sink.url, WEBHOOK_ALLOW_PRIVATE: 'true' });
   const procs: Spawned[] = [];
   beforeAll(async () => {
+    const hook = await env
+      .http()
+      .put('/api/webhooks/crm')
+      .set({ Authorization: `Bearer ${ADMIN_KEY}` })
+      .send({ url: receiver.url, events: ['handoff.created', 'lead.qualified'] });
+    expect(hook.status, JSON.stringify(hook.body)).toBe(200);
+    startWebhookWorker(env.rt);
     for (const id of ['hal', 'ida'])
       await env
         .http()
@@ -31,6 +41,7 @@ describe('handoff exactly once: concurrent triggers, three worker processes, one
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exited));
     await sink.close();
+    await receiver.close();
   });
 
   function startWorker(file: string) {
@@ -45,6 +56,7 @@ describe('handoff exactly once: concurrent triggers, three worker processes, one
       DATA_DIR: env.config.dataDir,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: '8',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     });
     procs.push(p);
     return p;
@@ -102,5 +114,15 @@ describe('handoff exactly once: concurrent triggers, three worker processes, one
     // one owner choice and one notification claim per handoff
     expect(await HandoffClaim.countDocuments({ _id: { $regex: '^notify:' } })).toBe(LEADS);
     for (const w of workers) expect(w.child.exitCode).toBeNull();
+    // one handoff.created (and one lead.qualified) webhook per handoff
+    const received = await waitFor(
+      () => (receiver.received.length >= 2 * LEADS ? receiver.received : undefined),
+      { timeout: 30_000, what: 'webhooks' },
+    );
+    const ids = received.map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.sort()).toEqual(
+      requestIds.flatMap((id) => [`handoff.created:${id}`, `lead.qualified:${id}`]).sort(),
+    );
   }, 240_000);
 });

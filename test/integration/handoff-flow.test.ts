@@ -10,11 +10,16 @@ import { useTestEnv } from '../helpers/env.js';
 import { makeLead, qualify } from '../helpers/handoff.js';
 import { startSmtpSink } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWebhookWorker } from '../../workers/webhook.js';
 
 const sink = await startSmtpSink();
+const receiver = await startWebhookReceiver();
 
 describe('handoff: convert, assign, notify, loop back', () => {
-  const env = useTestEnv({ SMTP_URL: sink.url });
+  const env = useTestEnv({ SMTP_URL: sink.url, WEBHOOK_ALLOW_PRIVATE: 'true' });
+  let secret: string;
   let admin: string;
   let sales: string;
   let marketing: string;
@@ -30,8 +35,28 @@ describe('handoff: convert, assign, notify, loop back', () => {
       slaHours: 4,
       agreedBy: { marketing: 'Mia Marketing', sales: 'Sam Sales' },
     });
+    const hook = await env
+      .http()
+      .put('/api/webhooks/all')
+      .set(as(admin))
+      .send({
+        url: receiver.url,
+        events: [
+          'lead.qualified',
+          'handoff.created',
+          'handoff.accepted',
+          'handoff.rejected',
+          'opportunity.stage_changed',
+        ],
+      });
+    expect(hook.status, JSON.stringify(hook.body)).toBe(200);
+    secret = hook.body.secret;
+    startWebhookWorker(env.rt);
     startHandoffWorker(env.rt);
-    return () => sink.close();
+    return async () => {
+      await sink.close();
+      await receiver.close();
+    };
   });
   const as = (key: string) => ({ Authorization: `Bearer ${key}` });
   const putRep = async (id: string, body: object) => {
@@ -330,5 +355,31 @@ describe('handoff: convert, assign, notify, loop back', () => {
       .set(as(marketing))
       .send({ accountId: 'f'.repeat(24) });
     expect(missing.status).toBe(409);
+  });
+
+  it('when handoffs are created, decided and their opportunities move, then signed webhooks tell a CRM each of it', async () => {
+    const verifier = new StandardWebhook(secret);
+    const types = await waitFor(
+      () => {
+        const t = new Set(receiver.received.map((r) => (JSON.parse(r.body) as { type: string }).type));
+        return [
+          'lead.qualified',
+          'handoff.created',
+          'handoff.accepted',
+          'handoff.rejected',
+          'opportunity.stage_changed',
+        ].every((x) => t.has(x))
+          ? t
+          : undefined;
+      },
+      { timeout: 30_000, what: 'every handoff webhook type' },
+    );
+    expect(types.size).toBe(5);
+    for (const r of receiver.received) {
+      const body = verifier.verify(r.body, r.headers) as { type: string; data: { leadId: string } };
+      expect(body.data.leadId).toMatch(/^[a-f0-9]{24}$/);
+    }
+    const ids = receiver.received.map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { parseInput } from '../../lib/http.js';
+import { parseInput, parseQuery } from '../../lib/http.js';
 import { pingMongo } from '../../lib/mongo.js';
 import { pingRedis } from '../../lib/redis.js';
 import { registry, queueDepth } from '../../lib/metrics.js';
@@ -35,7 +35,8 @@ export function keyRoutes(): Router {
     const body = parseInput(newKey, req.body);
     res.status(201).json(await createApiKey(body.name, body.role, body.repId));
   });
-  r.get('/', async (_req, res) => {
+  r.get('/', async (req, res) => {
+    parseQuery({}, req.query);
     res.json({ items: await listApiKeys(), nextCursor: null });
   });
   r.delete('/:id', async (req, res) => {

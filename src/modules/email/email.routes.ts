@@ -3,7 +3,9 @@ import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
 import { notFound } from '../../lib/errors.js';
 import { parseInput } from '../../lib/http.js';
 import { rateLimit } from '../../lib/rate-limit.js';
+import { clock } from '../../lib/clock.js';
 import { allow } from '../admin/index.js';
+import { signLeadToken, wantsLeadToken, withLeadToken } from '../events/index.js';
 import { suppressionInput } from './email.schemas.js';
 import { recordClick, recordOpen, suppressAddress, unsubscribeBySend } from './email.service.js';
 import { renderPage } from './pages.js';
@@ -77,11 +79,17 @@ function publicRoutes(app: express.Express, deps: AppDeps): void {
       const t = tokenOf(deps, req, 'click');
       if (!t) throw notFound('link');
       // the person reaches the link even if recording fails
-      await recordClick(t.sendId, t.url).catch((err: unknown) =>
-        logger.error({ err }, 'recording a click failed'),
-      );
+      const leadId = await recordClick(t.sendId, t.url).catch((err: unknown) => {
+        logger.error({ err }, 'recording a click failed');
+        return undefined;
+      });
+      // on the operator's own sites, the click makes the visitor known as the lead (website tracking)
+      const to =
+        leadId && wantsLeadToken(t.url, config.trackingDomains)
+          ? withLeadToken(t.url, signLeadToken(deps.trackingSecret, leadId, clock.now().getTime()))
+          : t.url;
       res.setHeader('Cache-Control', 'no-store');
-      res.redirect(302, t.url);
+      res.redirect(302, to);
     }),
   );
 

@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
 import { badRequest, forbidden, notFound, unsupportedMediaType } from '../../lib/errors.js';
-import { listQuery, parseInput, toAppError } from '../../lib/http.js';
+import { listQuery, parseInput, parseQuery, toAppError } from '../../lib/http.js';
 import { rateLimit } from '../../lib/rate-limit.js';
 import { allow } from '../admin/index.js';
 import { requireQueueConnection } from '../leads/index.js';
@@ -150,6 +150,7 @@ export const formRoutes: AreaRoutes = {
         const out = await submitForm(form, body as Record<string, unknown>, {
           origin: req.get('Origin'),
           userAgent: req.get('User-Agent'),
+          trackingSecret: deps.trackingSecret,
         });
         if (wantsHtml(req)) {
           if (out.redirect) res.redirect(303, out.redirect);
@@ -170,11 +171,12 @@ export const formRoutes: AreaRoutes = {
       res.json(await putForm(formId, parseInput(formDefinitionSchema, req.body), publicUrl));
     });
     api.get('/forms', allow('marketing'), async (req, res) => {
-      const q = parseInput(listQuery, req.query);
+      const q = parseQuery(listQuery, req.query);
       res.json(await listForms(publicUrl, q.limit, q.cursor));
     });
     api.get('/forms/:formId', allow('marketing'), async (req, res) => {
       const { formId } = parseInput(formIdParam, req.params);
+      parseQuery({}, req.query);
       res.json(await getForm(formId, publicUrl));
     });
   },

@@ -1,5 +1,6 @@
-import type { LeadInput } from '../leads/lead.schemas.js';
+import type { LeadInput } from '../leads/index.js';
 import type { ErrorDetail } from '../../lib/errors.js';
+import { trackingFieldNames } from '../events/index.js';
 
 /** What mapping needs of a form. */
 export type FormRules = {
@@ -35,8 +36,17 @@ const webToLeadAttributes: Record<string, string> = {
   industry: 'industry',
 };
 
-/** Web-to-Lead's bookkeeping and our own control fields: never data. */
-const ignored = new Set(['oid', 'encoding', 'retURL', 'debug', 'debugEmail', '_ts', 'submit']);
+/** Web-to-Lead's bookkeeping and our own control and tracking fields: never lead data. */
+const ignored = new Set([
+  'oid',
+  'encoding',
+  'retURL',
+  'debug',
+  'debugEmail',
+  '_ts',
+  'submit',
+  ...trackingFieldNames,
+]);
 
 export type MappedSubmission = {
   input: LeadInput;

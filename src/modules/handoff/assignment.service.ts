@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { Account, Contact, Opportunity } from '../crm/index.js';
-import { recordEvent } from '../events/events.service.js';
+import { recordEvent } from '../leads/index.js';
 import { Lead } from '../leads/index.js';
 import { chooseRep, type RepForAssignment } from './assignment.logic.js';
 import { claimOnce, readClaim } from './claims.js';

@@ -3,7 +3,7 @@ import { clock } from '../../lib/clock.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import { Account, AccountKey, Contact, Opportunity, type AccountDoc, type ContactDoc } from '../crm/index.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
+import { recordEvents, type NewEvent } from '../leads/index.js';
 import { Lead, resolveLead, type LeadDoc } from '../leads/index.js';
 import { exitEnrollmentsForLead } from '../sequences/index.js';
 import type { AgreementTerms } from './agreement.js';

@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { badRequest, conflict, notFound } from '../../lib/errors.js';
 import { Opportunity, toOpportunityJson, type OpportunityDoc } from '../crm/index.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
+import { recordEvents, type NewEvent } from '../leads/index.js';
 import { Lead, getLead } from '../leads/index.js';
 import { enrollLead, getSequence } from '../sequences/index.js';
 import { claimOnce } from './claims.js';

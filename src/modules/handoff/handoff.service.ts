@@ -2,7 +2,7 @@ import { clock } from '../../lib/clock.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
-import { recordEvents } from '../events/events.service.js';
+import { recordEvents } from '../leads/index.js';
 import { getLead } from '../leads/index.js';
 import { HandoffRequest, type HandoffRequestDoc } from '../qualification/index.js';
 import { agreementTerms } from './agreement.js';

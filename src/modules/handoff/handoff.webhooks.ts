@@ -1,3 +1,5 @@
+import { emitWebhookEvent } from '../webhooks/index.js';
+
 /** The webhook events handoff emits (API.md). */
 export type HandoffWebhookType =
   | 'lead.qualified'
@@ -7,11 +9,18 @@ export type HandoffWebhookType =
   | 'opportunity.stage_changed';
 
 /**
- * Emits one webhook event, idempotent per `eventId`. The one place handoff talks to the webhooks
- * area: until its `emitWebhookEvent` is on main this records nothing.
+ * Emits one webhook event through the webhooks area, idempotent per `eventId` (a repeated handoff
+ * step emits nothing new). `data` is the handoff, lead or opportunity as the API shows it, with
+ * `leadId`.
  */
 export async function emitHandoffEvent(
-  _type: HandoffWebhookType,
-  _eventId: string,
-  _data: Record<string, unknown>,
-): Promise<void> {}
+  type: HandoffWebhookType,
+  eventId: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await emitWebhookEvent({
+    type,
+    eventId,
+    data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,
+  });
+}

@@ -3,7 +3,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { classifySmtpError } from '../email/delivery.js';
 import { headerSafe, renderEmail } from '../email/index.js';
-import { LeadEvent } from '../events/event.model.js';
+import { LeadEvent } from '../leads/index.js';
 import { Lead, type LeadDoc } from '../leads/index.js';
 import { signActionToken } from './action-links.js';
 import { agreementTerms } from './agreement.js';

@@ -8,7 +8,7 @@ import {
   type OpportunityDoc,
   type OpportunityStage,
 } from '../crm/index.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
+import { recordEvents, type NewEvent } from '../leads/index.js';
 import { Lead } from '../leads/index.js';
 import { emitHandoffEvent } from './handoff.webhooks.js';
 

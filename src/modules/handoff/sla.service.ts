@@ -1,6 +1,6 @@
 import { clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
-import { recordEvents } from '../events/events.service.js';
+import { recordEvents } from '../leads/index.js';
 import { applyOwner, chooseOwner } from './assignment.service.js';
 import { Handoff, type HandoffDoc } from './handoff.model.js';
 import type { HandoffRuntime } from './handoff.service.js';

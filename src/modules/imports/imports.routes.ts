@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AreaRoutes } from '../../lib/app-types.js';
 import { AppError, notFound, unsupportedMediaType } from '../../lib/errors.js';
-import { parseInput } from '../../lib/http.js';
+import { parseInput, parseQuery } from '../../lib/http.js';
 import { allow, authenticate } from '../admin/index.js';
 import { importIdParams, importQuery } from './imports.schemas.js';
 import { getImport, importCsv } from './imports.service.js';
@@ -52,7 +52,7 @@ export const importRoutes: AreaRoutes = {
   public: (app, { config }) => {
     const max = config.imports.maxBytes;
     app.post('/api/imports', authenticate(config.adminApiKey), allow('marketing'), async (req, res) => {
-      const q = parseInput(importQuery, req.query);
+      const q = parseQuery(importQuery, req.query);
       checkCsvType(req);
       if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge(max);
       const report = await importCsv(limitedBody(req, max), {
@@ -68,6 +68,7 @@ export const importRoutes: AreaRoutes = {
   api: (api) => {
     api.get('/imports/:id', allow('marketing'), async (req, res) => {
       const { id } = parseInput(importIdParams, req.params);
+      parseQuery({}, req.query);
       const found = await getImport(id);
       if (!found) throw notFound('import');
       res.json(found);

@@ -106,6 +106,8 @@ leadSchema.index({ ownerId: 1, _id: 1 });
 leadSchema.index({ phone: 1 });
 // Find Duplicates by name + company
 leadSchema.index({ lastName: 1, company: 1 });
+// the funnel report: leads that reached a stage in a period (one range scan per stage)
+for (const stage of lifecycleStages) leadSchema.index({ [`stageDates.${stage}`]: 1 });
 // tombstones of a lead (erasure deletes them, a merge re-points them)
 leadSchema.index({ mergedInto: 1 });
 

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { AreaRoutes } from '../../lib/app-types.js';
-import { parseInput } from '../../lib/http.js';
+import { parseInput, parseQuery } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
 import { captureLead, requireQueueConnection } from './capture.service.js';
 import { withIdempotency } from './idempotency.service.js';
@@ -52,10 +52,11 @@ export const leadRoutes: AreaRoutes = {
     });
 
     api.get('/leads', read, async (req, res) => {
-      res.json(await listLeads(parseInput(leadListQuery, req.query)));
+      res.json(await listLeads(parseQuery(leadListQuery, req.query)));
     });
 
     api.get('/leads/:id', read, async (req, res) => {
+      parseQuery({}, req.query);
       res.json(await getLead(id(req)));
     });
 
@@ -70,6 +71,7 @@ export const leadRoutes: AreaRoutes = {
     });
 
     api.get('/leads/:id/duplicates', read, async (req, res) => {
+      parseQuery({}, req.query);
       res.json(await findDuplicates(id(req)));
     });
 
@@ -80,7 +82,7 @@ export const leadRoutes: AreaRoutes = {
 
     api.get('/leads/:id/timeline', read, async (req, res) => {
       const leadId = id(req);
-      res.json(await getTimeline(leadId, parseInput(timelineQuery, req.query)));
+      res.json(await getTimeline(leadId, parseQuery(timelineQuery, req.query)));
     });
   },
 };

@@ -2,11 +2,13 @@ import type { Payload } from '../../queues/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
-import { Setting } from '../admin/api-key.model.js';
+import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
+import { purgeAnonymousVisits } from '../events/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { checkSla, reconcileHandoffs } from '../handoff/index.js';
+import { reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -17,25 +19,25 @@ type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
  */
 export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /** proves the scheduler → queue → worker path works; `leadflow status` shows the last beat */
-  heartbeat: async () =>
-    Setting.updateOne(
-      { _id: 'scheduler.heartbeat' },
-      { $set: { value: clock.now().toISOString() } },
-      { upsert: true },
-    ),
+  heartbeat: async () => writeSetting('scheduler.heartbeat', clock.now().toISOString()),
   /**
    * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
-   * email's own pass (sends a stopped worker left in `sending` become `unknown`)
+   * email's own pass (sends a stopped worker left in `sending` become `unknown`), and webhook
+   * deliveries whose next attempt's job was lost
    */
   reconcile: async (rt, log) => ({
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
     handoffs: await reconcileHandoffs(rt, log),
+    webhooks: await reconcileWebhookDeliveries(rt),
   }),
   /** overdue handoffs: a reminder, then the next rep, then expired */
   sla: async (rt, log) => checkSla(rt, log),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
-  cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
+  cleanup: async () => ({
+    idempotencyKeysPurged: await purgeIdempotencyKeys(),
+    anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {

@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { Payload } from '../../queues/index.js';
-import { advanceEnrollment, enrollCapturedLead } from './sequences.service.js';
+import { advanceEnrollment, enrollCapturedLead, exitEnrollmentsForLead } from './sequences.service.js';
 
 /** nurture: run an enrollment's due steps. */
 export function nurtureProcessor(rt: Runtime) {
@@ -13,5 +13,16 @@ export function nurtureProcessor(rt: Runtime) {
 export function leadCapturedProcessor(_rt: Runtime) {
   return async (payload: Payload<'lead-captured'>, { log }: { log: Logger }) => ({
     enrolled: await enrollCapturedLead(payload, log),
+  });
+}
+
+/** lead-suppressed: an address of the lead was suppressed, so every enrollment of it ends now. */
+export function leadSuppressedProcessor(_rt: Runtime) {
+  return async (payload: Payload<'lead-suppressed'>) => ({
+    // exit reasons speak the sequence's `exitOn` vocabulary ("unsubscribed")
+    exited: await exitEnrollmentsForLead(
+      payload.leadId,
+      payload.reason === 'unsubscribe' ? 'unsubscribed' : payload.reason,
+    ),
   });
 }

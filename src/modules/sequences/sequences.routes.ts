@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import express from 'express';
 import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
-import { listQuery, parseInput } from '../../lib/http.js';
+import { listQuery, parseInput, parseQuery } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
 import {
   enrollBodySchema,
@@ -28,7 +28,7 @@ function routes(deps: AppDeps): Router {
   const write = allow('marketing');
 
   r.get('/', read, async (req, res) => {
-    const q = parseInput(listQuery, req.query);
+    const q = parseQuery(listQuery, req.query);
     res.json(await listSequences(q));
   });
 
@@ -41,7 +41,7 @@ function routes(deps: AppDeps): Router {
 
   r.get('/:key', read, async (req, res) => {
     const key = keyParam(req.params);
-    const q = parseInput(getSequenceQuerySchema, req.query);
+    const q = parseQuery(getSequenceQuerySchema, req.query);
     res.json(await getSequence(key, q.version));
   });
 
@@ -60,6 +60,7 @@ function routes(deps: AppDeps): Router {
 
   r.get('/:key/stats', read, async (req, res) => {
     const key = keyParam(req.params);
+    parseQuery({}, req.query);
     res.json(await sequenceStats(key));
   });
 
