@@ -8,6 +8,7 @@ import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
 import { startWebhookWorker } from './webhook.js';
+import { startScoringWorker } from './scoring.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -18,6 +19,7 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   handoff: startHandoffWorker,
   'lead-suppressed': startLeadSuppressedWorker,
   webhook: startWebhookWorker,
+  scoring: startScoringWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

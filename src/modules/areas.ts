@@ -1,5 +1,6 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
+import { eventRoutes } from './events/index.js';
 import { emailRoutes } from './email/index.js';
 import { trackingRoutes } from './events/index.js';
 import { formRoutes } from './forms/index.js';
@@ -7,6 +8,7 @@ import { handoffRoutes } from './handoff/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
 import { reportRoutes } from './reports/index.js';
+import { scoringRoutes } from './scoring/index.js';
 import { sequenceRoutes } from './sequences/index.js';
 import { webhookRoutes } from './webhooks/index.js';
 
@@ -22,4 +24,6 @@ export const areas: AreaRoutes[] = [
   webhookRoutes,
   handoffRoutes,
   reportRoutes,
+  eventRoutes,
+  scoringRoutes,
 ];

@@ -46,7 +46,21 @@ export const payloadSchemas = {
   }),
   [QueueName.nurture]: z.object({ enrollmentId: objectId }),
   [QueueName.email]: z.object({ sendId: objectId }),
-  [QueueName.scoring]: z.object({ eventIds: z.array(objectId).min(1).max(1000) }),
+  /**
+   * scoring's jobs: recorded events to score; leads to recompute (score from the ledger, grade);
+   * one chunk of a decay pass; a rescoring run after a rule change
+   */
+  [QueueName.scoring]: z.union([
+    z.strictObject({ eventIds: z.array(objectId).min(1).max(1000) }),
+    z.strictObject({ leadIds: z.array(objectId).min(1).max(1000) }),
+    z.strictObject({
+      decay: z.strictObject({
+        passId: z.string().min(1).max(100),
+        leadIds: z.array(objectId).min(1).max(5000),
+      }),
+    }),
+    z.strictObject({ rescore: z.strictObject({ version: z.number().int().min(1) }) }),
+  ]),
   [QueueName.qualification]: z.object({ leadId: objectId }),
   /** a HandoffRequest `_id`: `<leadId>:<cycle>` */
   [QueueName.handoff]: z.object({

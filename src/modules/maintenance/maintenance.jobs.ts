@@ -5,6 +5,7 @@ import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { purgeAnonymousVisits } from '../events/index.js';
+import { reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { checkSla, reconcileHandoffs } from '../handoff/index.js';
@@ -30,9 +31,12 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
     sends: await reconcileSends(rt),
     handoffs: await reconcileHandoffs(rt, log),
     webhooks: await reconcileWebhookDeliveries(rt),
+    scoring: await reconcileScoring(),
   }),
   /** overdue handoffs: a reminder, then the next rep, then expired */
   sla: async (rt, log) => checkSla(rt, log),
+  /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
+  decay: async () => startDecayPass(),
   /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
   cleanup: async () => ({
     idempotencyKeysPurged: await purgeIdempotencyKeys(),
