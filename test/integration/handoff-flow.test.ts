@@ -2,7 +2,8 @@ import mongoose from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Account, Contact, Opportunity } from '../../src/modules/crm/index.js';
 import { Enrollment } from '../../src/modules/sequences/index.js';
-import { Handoff, Rep } from '../../src/modules/handoff/index.js';
+import { Handoff, HandoffClaim, Rep, reconcileHandoffs } from '../../src/modules/handoff/index.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { Lead } from '../../src/modules/leads/lead.model.js';
 import { HandoffRequest } from '../../src/modules/qualification/index.js';
 import { startHandoffWorker } from '../../workers/handoff.js';
@@ -74,7 +75,7 @@ describe('handoff: convert, assign, notify, loop back', () => {
           ? h
           : undefined;
       },
-      { what: `handoff ${id} processed` },
+      { what: `handoff ${id} processed`, timeout: 60_000 },
     );
   const mailsTo = (addr: string) => sink.messages.filter((m) => m.envelopeTo.includes(addr));
 
@@ -129,7 +130,7 @@ describe('handoff: convert, assign, notify, loop back', () => {
     expect(kinds).toEqual(
       expect.arrayContaining(['converted', 'handoff_created', 'handoff_assigned', 'handoff_notified']),
     );
-    expect((await HandoffRequest.findById(id).lean())!.processedAt).toBeTruthy();
+    await waitFor(async () => (await HandoffRequest.findById(id).lean())?.processedAt);
   });
 
   it('when the notification link is followed, then a page asks first and the POST accepts as the owner', async () => {
@@ -355,6 +356,34 @@ describe('handoff: convert, assign, notify, loop back', () => {
       .set(as(marketing))
       .send({ accountId: 'f'.repeat(24) });
     expect(missing.status).toBe(409);
+  });
+
+  it('when a worker died mid-notification, then the handoff is marked unknown and the email is not sent again', async () => {
+    const lead = await makeLead();
+    const id = await qualify(lead._id, { enqueue: false });
+    // what a worker killed between its claim and the SMTP answer leaves: a claim without an outcome
+    await Handoff.create({
+      _id: id,
+      leadId: lead._id,
+      cycle: 1,
+      qualifiedAt: new Date(),
+      agreementVersion: 1,
+    });
+    await HandoffClaim.collection.insertOne({
+      _id: `notify:${id}:1`,
+      value: { ownerId: 'ana' },
+      owner: 'a-dead-worker',
+      createdAt: new Date(Date.now() - 10 * 60_000),
+    } as never);
+    const before = sink.messages.length;
+    await reconcileHandoffs(env.rt, createLogger('silent', 'test'), { olderThanMs: 0 });
+    const h = (await Handoff.findById(id).lean())!;
+    expect(h.ownerId).toBeTruthy();
+    expect(h.notificationStatus).toBe('unknown');
+    expect(h.accountId).toBeTruthy();
+    await reconcileHandoffs(env.rt, createLogger('silent', 'test'), { olderThanMs: 0 });
+    expect(sink.messages.slice(before).filter((m) => m.raw.toString().includes(id))).toHaveLength(0);
+    expect((await HandoffRequest.findById(id).lean())!.processedAt).toBeTruthy();
   });
 
   it('when handoffs are created, decided and their opportunities move, then signed webhooks tell a CRM each of it', async () => {

@@ -1,4 +1,5 @@
 import { clock } from '../../lib/clock.js';
+import { AppError } from '../../lib/errors.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
@@ -140,7 +141,11 @@ export async function advanceHandoff(
     }
     h = await applyOwner(h, ownerId, 1, 'round-robin');
   }
-  if (h.ownerId && ['pending', 'sending', 'awaiting_owner'].includes(h.notificationStatus)) {
+  if (
+    h.ownerId &&
+    h.status === 'pending' &&
+    ['pending', 'sending', 'awaiting_owner'].includes(h.notificationStatus)
+  ) {
     const outcome = await notifyOwner(rt, h, h.ownerId, 'new', `notify:${h._id}:1`, log);
     h = await recordNotification({ ...h, notifications: 1 } as HandoffDoc, outcome, h.ownerId);
   }
@@ -168,7 +173,16 @@ export async function processHandoffRequest(rt: HandoffRuntime, requestId: strin
     log.warn({ requestId }, 'handoff request not found; nothing to do');
     return { status: 'missing' as const };
   }
-  const h = await advanceHandoff(rt, await claimHandoff(req), log);
+  let h: HandoffDoc;
+  try {
+    h = await advanceHandoff(rt, await claimHandoff(req), log);
+  } catch (err) {
+    // the lead was erased (or merged away) before its handoff: nothing to hand off, for good
+    if (!(err instanceof AppError && err.status === 404)) throw err;
+    log.warn({ requestId, err: err.message }, 'handoff request cannot be handed off');
+    await HandoffRequest.updateOne({ _id: req._id }, { $set: { processedAt: clock.now() } });
+    return { status: 'missing' as const };
+  }
   // taken for good once the notification's outcome is known (or nobody can be assigned yet); an
   // attempt still in flight leaves it to the reconciler
   const settled =
