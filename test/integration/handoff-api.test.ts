@@ -6,7 +6,7 @@ import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 import { makeLead, qualify } from '../helpers/handoff.js';
 import { waitFor } from '../helpers/wait.js';
 
-describe('handoff API: roles and hostile input', () => {
+describe('handoff API: roles and hostile input', { timeout: 120_000 }, () => {
   const env = useTestEnv();
   const keys: Record<string, string> = {};
   let handoffId: string;
@@ -25,10 +25,12 @@ describe('handoff API: roles and hostile input', () => {
     }
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await qualify((await makeLead())._id));
-    await waitFor(async () => (await Handoff.countDocuments({ ownerId: { $ne: null } })) === 4);
+    await waitFor(async () => (await Handoff.countDocuments({ ownerId: { $ne: null } })) === 4, {
+      timeout: 60_000,
+    });
     handoffId = ids[0]!;
     opportunityId = (await Handoff.findById(handoffId).lean())!.opportunityId!;
-  });
+  }, 120_000);
   const call = (
     role: string | null,
     method: 'get' | 'put' | 'post' | 'patch',

@@ -18,7 +18,7 @@ import { startWebhookWorker } from '../../workers/webhook.js';
 const sink = await startSmtpSink();
 const receiver = await startWebhookReceiver();
 
-describe('handoff: convert, assign, notify, loop back', () => {
+describe('handoff: convert, assign, notify, loop back', { timeout: 120_000 }, () => {
   const env = useTestEnv({ SMTP_URL: sink.url, WEBHOOK_ALLOW_PRIVATE: 'true' });
   let secret: string;
   let admin: string;
@@ -28,14 +28,16 @@ describe('handoff: convert, assign, notify, loop back', () => {
     admin = 'test-admin-key-0123456789abcdef';
     sales = await env.keyFor('sales');
     marketing = await env.keyFor('marketing');
-    await mongoose.connection.db!.collection('qualificationagreements').insertOne({
-      version: 1,
-      threshold: 100,
-      createOpportunity: true,
-      opportunity: { amount: 25000, closeIn: '45d' },
-      slaHours: 4,
-      agreedBy: { marketing: 'Mia Marketing', sales: 'Sam Sales' },
-    });
+    await mongoose.connection
+      .db!.collection<{ _id: number; [k: string]: unknown }>('qualificationagreements')
+      .insertOne({
+        _id: 1,
+        threshold: 100,
+        createOpportunity: true,
+        opportunity: { amount: 25000, closeIn: '45d' },
+        slaHours: 4,
+        agreedBy: { marketing: 'Mia Marketing', sales: 'Sam Sales' },
+      });
     const hook = await env
       .http()
       .put('/api/webhooks/all')

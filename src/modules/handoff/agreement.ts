@@ -23,6 +23,8 @@ export const defaultTerms: AgreementTerms = {
 };
 
 type StoredAgreement = {
+  /** the qualification area keys each immutable version by `_id` */
+  _id?: number;
   version?: number;
   createOpportunity?: boolean;
   opportunity?: { amount?: number; closeIn?: string };
@@ -35,7 +37,7 @@ export function termsOf(doc: StoredAgreement | null | undefined): AgreementTerms
   if (!doc) return defaultTerms;
   const closeIn = doc.opportunity?.closeIn ? parseDuration(doc.opportunity.closeIn) : undefined;
   return {
-    version: doc.version ?? null,
+    version: doc._id ?? doc.version ?? null,
     createOpportunity: doc.createOpportunity !== false,
     opportunity: {
       amount: typeof doc.opportunity?.amount === 'number' ? doc.opportunity.amount : null,
@@ -47,16 +49,16 @@ export function termsOf(doc: StoredAgreement | null | undefined): AgreementTerms
 }
 
 /**
- * The agreement version a handoff was qualified under. The qualification area owns agreements;
- * until its model is on main this reads its collection directly by version (one `_id`-free,
- * indexed lookup) and falls back to the defaults.
+ * The agreement version a handoff was qualified under. The qualification area owns agreements
+ * (collection `qualificationagreements`, `_id` = version); until its model is on main this reads
+ * that collection by `_id` and falls back to the defaults.
  */
 export async function agreementTerms(version: number | null | undefined): Promise<AgreementTerms> {
   const db = mongoose.connection.db;
   if (!db || version === null || version === undefined) return defaultTerms;
   const doc = await db
     .collection<StoredAgreement>('qualificationagreements')
-    .findOne({ version }, { projection: { _id: 0 } })
+    .findOne({ _id: version })
     .catch(() => null);
   return termsOf(doc);
 }
@@ -67,10 +69,10 @@ export async function latestAgreementVersion(): Promise<number | null> {
   if (!db) return null;
   const doc = await db
     .collection<StoredAgreement>('qualificationagreements')
-    .find({}, { projection: { version: 1 } })
-    .sort({ version: -1 })
+    .find({}, { projection: { _id: 1 } })
+    .sort({ _id: -1 })
     .limit(1)
     .next()
     .catch(() => null);
-  return doc?.version ?? null;
+  return typeof doc?._id === 'number' ? doc._id : null;
 }
