@@ -189,6 +189,17 @@ const rootDir = (() => {
   return path.basename(up) === 'dist' ? path.dirname(up) : up;
 })();
 
+/**
+ * Settings from the environment for tools such as the benches: `defaults` fill keys the
+ * environment leaves unset, `overrides` win over both.
+ */
+export function loadConfigWith(
+  overrides: Record<string, string | undefined> = {},
+  defaults: Record<string, string> = {},
+): Config {
+  return loadConfig({ ...defaults, ...process.env, ...overrides });
+}
+
 /** Parses settings once. The only place in leadflow that reads `process.env`. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);

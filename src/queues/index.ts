@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createClientRedis } from '../lib/redis.js';
 
@@ -153,6 +153,21 @@ export async function queueDepths(): Promise<Record<string, Record<string, numbe
     out[name] = await getQueue(name).getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized');
   }
   return out;
+}
+
+/**
+ * Deletes every Redis key of one install's queues (`queuePrefix`): tests and benches clean up after
+ * themselves with it. Never call it on a prefix that live workers use.
+ */
+export async function deleteQueueKeys(redisUrl: string, queuePrefix: string): Promise<void> {
+  // an offline queue, unlike the fail-fast producer: the scan may start before the connection is up
+  const redis = new Redis(redisUrl);
+  try {
+    const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function closeQueues(): Promise<void> {

@@ -6,8 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Types } from 'mongoose';
 import { EmailSend, signToken } from '../../src/modules/email/index.js';
 import { AnonymousVisit, LeadEvent, pasteSnippet, TrackedVisitor } from '../../src/modules/events/index.js';
+import { runWorker, workerOptions } from '../../src/lib/worker.js';
 import { Lead } from '../../src/modules/leads/index.js';
+import { scoringProcessor } from '../../src/modules/scoring/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { putRules, waitForScore } from '../helpers/scoring.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Debian's Chromium (`.ci/run` installs it); CHROMIUM_PATH points elsewhere. */
@@ -43,6 +46,14 @@ describe('the tracking snippet in a real Chromium page', () => {
   beforeAll(async () => {
     app = env.app.listen(appPort, '127.0.0.1');
     await new Promise((r) => app.once('listening', r));
+    // scoring: the same worker as in production, and a rule that values a pricing-page view
+    runWorker('scoring', scoringProcessor(env.rt), workerOptions(env.rt, 2));
+    await putRules(env, {
+      rules: [
+        { id: 'pricing', event: 'page_view', where: { path: '/landing' }, points: 10 },
+        { id: 'any-page', event: 'page_view', points: 1 },
+      ],
+    });
     const form = await env
       .http()
       .put('/api/forms/demo')
@@ -83,7 +94,7 @@ ${embed}
     return { page, toApp };
   }
 
-  it('when a visitor views the page and then submits the form, then the page view is attached to the new lead with its campaign', async () => {
+  it('when a visitor views the page and then submits the form, then the page view is attached to the new lead with its campaign and scores', async () => {
     const ctx = await browser.newContext();
     const { page } = await visit(
       ctx,
@@ -119,6 +130,8 @@ ${embed}
     });
     // the query string's other parameters never left the browser
     expect(JSON.stringify(pv.properties)).not.toContain('x@y.z');
+    // the anonymous page view scores under the page_view rules: 10 + 1
+    await waitForScore(String(lead._id), 11);
     const shown = await env
       .http()
       .get(`/api/leads/${String(lead._id)}`)

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import {
   addressRefusal,
   deliverWebhook,
+  emitWebhookEvent,
   Webhook,
   WebhookAttempt,
   WebhookDelivery,
@@ -210,6 +211,22 @@ describe('webhook management', () => {
     expect((await env.http().get('/api/webhooks/crud/deliveries').set('Authorization', admin)).status).toBe(
       404,
     );
+  });
+
+  it('when the same new webhook is PUT concurrently, then exactly one answer shows the secret, the one kept', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => put('racing', { url: 'https://93.184.215.14/r', events })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
+    const shown = answers.map((a) => a.body.secret).filter(Boolean);
+    expect(shown).toHaveLength(1);
+    expect((await Webhook.findById('racing').lean())!.secret).toBe(shown[0]);
+  });
+
+  it('when an event has no subscriber, then nothing is recorded', async () => {
+    const out = await emitWebhookEvent({ type: 'opportunity.stage_changed', eventId: 'opp:none', data: {} });
+    expect(out).toEqual({ eventId: 'opp:none', created: false, deliveries: 0 });
+    expect(await WebhookEvent.exists({ _id: 'opp:none' })).toBeNull();
   });
 
   it('when input is hostile or malformed, then the answer is a 4xx naming the problem and nothing is written', async () => {

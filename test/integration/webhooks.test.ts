@@ -5,6 +5,7 @@ import { maintenanceTasks } from '../../src/modules/maintenance/maintenance.jobs
 import {
   deliverWebhook,
   emitWebhookEvent,
+  purgeWebhookHistory,
   reconcileWebhookDeliveries,
   Webhook,
   WebhookAttempt,
@@ -305,5 +306,19 @@ describe('webhook delivery', () => {
       lastError: 'the webhook was deleted',
     });
     expect(r.received).toHaveLength(0);
+  });
+
+  it('when the cleanup runs a month later, then finished deliveries, their attempts and events are purged and pending ones kept', async () => {
+    const finished = await WebhookDelivery.countDocuments({ status: { $ne: 'pending' } });
+    expect(finished).toBeGreaterThan(0);
+    const pending = await WebhookDelivery.find({ status: 'pending' }, { _id: 1 }).lean();
+    const out = await purgeWebhookHistory(new Date(Date.now() + 31 * 86_400_000));
+    expect(out.deliveries).toBe(finished);
+    expect(await WebhookDelivery.countDocuments({ status: { $ne: 'pending' } })).toBe(0);
+    expect((await WebhookDelivery.find({}, { _id: 1 }).lean()).map((d) => d._id).sort()).toEqual(
+      pending.map((d) => d._id).sort(),
+    );
+    expect(await WebhookAttempt.countDocuments({ deliveryId: { $nin: pending.map((d) => d._id) } })).toBe(0);
+    expect(await WebhookEvent.countDocuments()).toBe(0);
   });
 });

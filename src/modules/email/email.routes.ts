@@ -7,7 +7,8 @@ import { clock } from '../../lib/clock.js';
 import { allow } from '../admin/index.js';
 import { signLeadToken, wantsLeadToken, withLeadToken } from '../events/index.js';
 import { suppressionInput } from './email.schemas.js';
-import { recordClick, recordOpen, suppressAddress, unsubscribeBySend } from './email.service.js';
+import { suppressAddress } from './email.service.js';
+import { recordClick, recordOpen, unsubscribeBySend } from './tracking.service.js';
 import { renderPage } from './pages.js';
 import { verifyToken, type TokenPayload } from './tokens.js';
 
@@ -29,7 +30,8 @@ function tokenOf<K extends TokenPayload['kind']>(
   return payload?.kind === kind ? (payload as Extract<TokenPayload, { kind: K }>) : undefined;
 }
 
-function publicRoutes(app: express.Express, deps: AppDeps): void {
+/** Tracking gets a wider per-client allowance than the unsubscribe pages. */
+function limiters(deps: AppDeps) {
   const { config, logger } = deps;
   const limiter = (name: string, limit: number) =>
     rateLimit({
@@ -39,22 +41,22 @@ function publicRoutes(app: express.Express, deps: AppDeps): void {
       windowSeconds: config.rateLimit.windowSeconds,
       logger,
     });
-  // Mail providers fetch images and scan links from a few proxy addresses, so tracking gets a
-  // wider per-client allowance than the unsubscribe pages.
-  const trackLimit = limiter('track', config.rateLimit.publicPerWindow * 10);
-  const pageLimit = limiter('unsub', config.rateLimit.publicPerWindow);
-  const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 });
-
-  const sendPage = async (
-    res: Response,
-    status: number,
-    name: Parameters<typeof renderPage>[1],
-    title: string,
-    ctx = {},
-  ) => {
-    const html = await renderPage(config.templatesDir, name, title, ctx);
-    res.status(status).type('html').setHeader('Cache-Control', 'no-store').send(html);
+  // Mail providers fetch images and scan links from a few proxy addresses.
+  return {
+    trackLimit: limiter('track', config.rateLimit.publicPerWindow * 10),
+    pageLimit: limiter('unsub', config.rateLimit.publicPerWindow),
   };
+}
+
+function publicRoutes(app: express.Express, deps: AppDeps): void {
+  trackingRoutes(app, deps);
+  unsubscribeRoutes(app, deps);
+}
+
+/** The open pixel and tracked links. */
+function trackingRoutes(app: express.Express, deps: AppDeps): void {
+  const { config, logger } = deps;
+  const { trackLimit } = limiters(deps);
 
   app.get(
     '/t/o/:token',
@@ -92,6 +94,23 @@ function publicRoutes(app: express.Express, deps: AppDeps): void {
       res.redirect(302, to);
     }),
   );
+}
+
+/** The unsubscribe page and its confirm / one-click POST. */
+function unsubscribeRoutes(app: express.Express, deps: AppDeps): void {
+  const { config } = deps;
+  const { pageLimit } = limiters(deps);
+  const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 });
+  const sendPage = async (
+    res: Response,
+    status: number,
+    name: Parameters<typeof renderPage>[1],
+    title: string,
+    ctx = {},
+  ) => {
+    const html = await renderPage(config.templatesDir, name, title, ctx);
+    res.status(status).type('html').setHeader('Cache-Control', 'no-store').send(html);
+  };
 
   app.get(
     '/u/:token',

@@ -23,10 +23,14 @@ export {
   recomputeAttribution,
   trackFormSubmission,
   trackingFieldNames,
-  purgeAnonymousVisits,
-  anonymousRetentionMs,
 } from './tracking.service.js';
-export { AnonymousVisit, AttributionTouch, TrackedVisitor } from './tracking.model.js';
+export {
+  purgeAnonymousVisits,
+  readAnonymousVisits,
+  anonymousRetentionMs,
+  maxAnonymousSlots,
+} from './anonymous-visits.service.js';
+export { AnonymousVisit, AnonymousVisitor, AttributionTouch, TrackedVisitor } from './tracking.model.js';
 export { pasteSnippet, trackingScript } from './tracking.snippet.js';
 export { trackingRoutes } from './tracking.routes.js';
 export {

@@ -34,13 +34,17 @@ registerLeadOwnedCollection('trackedvisitors');
 
 /**
  * A page view of a visitor not known yet, kept until identification turns it into a `page_view`
- * event of the lead (at most 30 days back; older ones are purged). `_id` `<visitor>:<pageViewId>`,
- * so a repeated beacon is stored once.
+ * event of the lead (at most 30 days back; older ones are purged). `_id` `<visitor>:<slot>`: the
+ * visitor's slots 0, 1, 2... are claimed by insert, so identification finds every one of them by
+ * `_id` alone (the only lookup FerretDB serves without scanning the collection) and none is lost
+ * to a racing update.
  */
 const anonymousVisitSchema = new Schema(
   {
     _id: { type: String, required: true },
     visitor: { type: String, required: true },
+    /** the snippet's page-view id: a repeated beacon becomes one event (its key) */
+    pv: { type: String, required: true },
     at: { type: Date, required: true },
     host: { type: String, required: true },
     path: { type: String, required: true },
@@ -51,13 +55,12 @@ const anonymousVisitSchema = new Schema(
   },
   { strict: true, collection: 'anonymousvisits', versionKey: false },
 );
-// identification: a visitor's recent visits
-anonymousVisitSchema.index({ visitor: 1, at: 1 });
 // retention: the purge of visits older than 30 days
 anonymousVisitSchema.index({ at: 1 });
 export type AnonymousVisitDoc = {
   _id: string;
   visitor: string;
+  pv: string;
   at: Date;
   host: string;
   path: string;
@@ -66,6 +69,22 @@ export type AnonymousVisitDoc = {
   landingPage: string;
 } & Partial<Record<keyof typeof campaignFields, string>>;
 export const AnonymousVisit = mongoose.model('AnonymousVisit', anonymousVisitSchema);
+
+/**
+ * Where a visitor's next anonymous slot probably is (`next`): a hint only, since concurrent page
+ * views may write it out of order; claiming a slot is the insert above. `_id`: the visitor.
+ */
+const anonymousVisitorSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    next: { type: Number, required: true },
+    lastSeenAt: { type: Date, required: true },
+  },
+  { strict: true, collection: 'anonymousvisitors', versionKey: false },
+);
+// retention: visitors not seen for 30 days
+anonymousVisitorSchema.index({ lastSeenAt: 1 });
+export const AnonymousVisitor = mongoose.model('AnonymousVisitor', anonymousVisitorSchema);
 
 /**
  * One campaign touch of a lead: a page view or form submission carrying campaign parameters.
@@ -84,7 +103,7 @@ const touchSchema = new Schema(
   },
   { strict: true, collection: 'attributiontouches', versionKey: false },
 );
-// a lead's touches in time order (attribution), and erasure / merge
-touchSchema.index({ leadId: 1, at: 1 });
+// a lead's touches (attribution), and erasure / merge
+touchSchema.index({ leadId: 1 });
 export const AttributionTouch = mongoose.model('AttributionTouch', touchSchema);
 registerLeadOwnedCollection('attributiontouches');

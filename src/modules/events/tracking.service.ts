@@ -13,15 +13,14 @@ import {
   type Campaign,
 } from './attribution.logic.js';
 import {
-  AnonymousVisit,
-  AttributionTouch,
-  TrackedVisitor,
-  type AnonymousVisitDoc,
-} from './tracking.model.js';
+  anonymousRetentionMs,
+  forgetAnonymousVisits,
+  readAnonymousVisits,
+  storeAnonymousVisit,
+} from './anonymous-visits.service.js';
+import { AttributionTouch, TrackedVisitor, type AnonymousVisitDoc } from './tracking.model.js';
 import { verifyVisitorId } from './visitor.tokens.js';
 
-/** How far back anonymous page views are attached to a lead when it becomes known (and kept at all). */
-export const anonymousRetentionMs = 30 * 24 * 3600 * 1000;
 /** At most this many anonymous page views are attached at one identification (the most recent). */
 const maxAttached = 500;
 
@@ -56,7 +55,7 @@ function pageViewEvent(v: AnonymousVisitDoc, leadId: Types.ObjectId, anonymous: 
     leadId,
     type: 'page_view',
     occurredAt: v.at,
-    key: `pv:${v._id}`,
+    key: `pv:${v.visitor}:${v.pv}`,
     properties: {
       path: v.path,
       title: v.title ?? null,
@@ -87,22 +86,13 @@ export async function recordTouches(touches: TouchDoc[]): Promise<void> {
  */
 export async function recomputeAttribution(leadId: string | Types.ObjectId): Promise<void> {
   const id = new Types.ObjectId(String(leadId));
-  let count = await AttributionTouch.countDocuments({ leadId: id });
   for (let attempt = 0; attempt < 5; attempt++) {
-    const [first] = await AttributionTouch.find({ leadId: id })
-      .sort({ at: 1, _id: 1 })
-      .limit(1)
-      .lean<TouchDoc[]>();
-    const [last] = await AttributionTouch.find({ leadId: id })
-      .sort({ at: -1, _id: -1 })
-      .limit(1)
-      .lean<TouchDoc[]>();
-    const a = first && last ? attributionOf([first, last].map((t) => ({ ...t, key: t._id }))) : null;
+    // a plain equality filter: the only kind FerretDB hands to its backend; ordering happens here
+    const touches = await AttributionTouch.find({ leadId: id }).lean<TouchDoc[]>();
+    const a = attributionOf(touches.map((t) => ({ ...t, key: t._id })));
     const attribution = a ? { firstTouch: touchView(a.firstTouch), lastTouch: touchView(a.lastTouch) } : null;
     await Lead.updateOne({ _id: id }, { $set: { attribution } });
-    const now = await AttributionTouch.countDocuments({ leadId: id });
-    if (now === count) return;
-    count = now;
+    if ((await AttributionTouch.countDocuments({ leadId: id })) === touches.length) return;
   }
 }
 
@@ -114,7 +104,7 @@ async function attachVisits(visits: AnonymousVisitDoc[], leadId: Types.ObjectId,
     visits
       .filter((v) => hasCampaign(v))
       .map((v) => ({
-        _id: `pv:${v._id}`,
+        _id: `pv:${v.visitor}:${v.pv}`,
         leadId,
         at: v.at,
         ...campaignOf(v),
@@ -143,12 +133,14 @@ export async function identifyVisitor(
     { upsert: true },
   );
   const since = new Date(at.getTime() - anonymousRetentionMs);
-  const visits = await AnonymousVisit.find({ visitor, at: { $gte: since } })
-    .sort({ at: -1 })
-    .limit(maxAttached)
-    .lean<AnonymousVisitDoc[]>();
-  await attachVisits(visits.reverse(), lead, true);
-  if (visits.length) await AnonymousVisit.deleteMany({ _id: { $in: visits.map((v) => v._id) } });
+  const stored = await readAnonymousVisits(visitor);
+  const visits = stored
+    .filter((v) => v.at >= since)
+    .sort((a, b) => a.at.getTime() - b.at.getTime())
+    .slice(-maxAttached);
+  await attachVisits(visits, lead, true);
+  // a page view stored after the read above sees the binding and attaches itself (recordPageView)
+  await forgetAnonymousVisits(visitor, stored);
   return { attached: visits.length };
 }
 
@@ -168,8 +160,9 @@ async function liveLead(id: string | Types.ObjectId): Promise<Types.ObjectId | u
 export async function recordPageView(input: PageViewInput): Promise<{ leadId: string | null }> {
   const page = describePage(input.url);
   const visit: AnonymousVisitDoc = {
-    _id: `${input.visitor}:${input.pageViewId}`,
+    _id: '',
     visitor: input.visitor,
+    pv: input.pageViewId,
     at: input.at,
     host: page.host,
     path: page.path,
@@ -191,14 +184,13 @@ export async function recordPageView(input: PageViewInput): Promise<{ leadId: st
     await attachVisits([visit], known.leadId, false);
     return { leadId: String(known.leadId) };
   }
-  await AnonymousVisit.create(visit).catch((err: unknown) => {
-    if (!isDuplicateKey(err)) throw err;
-  });
+  const { _id: _unused, ...fields } = visit;
+  const slot = await storeAnonymousVisit(fields);
   // identification may have run between the lookup and the insert, without seeing this visit
   const now = await TrackedVisitor.findById(input.visitor, { leadId: 1 }).lean();
   if (!now) return { leadId: null };
   await attachVisits([visit], now.leadId, true);
-  await AnonymousVisit.deleteOne({ _id: visit._id });
+  if (slot) await forgetAnonymousVisits(input.visitor, [{ _id: slot }]);
   return { leadId: String(now.leadId) };
 }
 
@@ -236,10 +228,4 @@ export async function trackFormSubmission(
   if (!visitor) return { identified: false, attached: 0 };
   const { attached } = await identifyVisitor(visitor, lead, 'form', at);
   return { identified: true, attached };
-}
-
-/** Retention: anonymous page views older than 30 days are deleted (the maintenance cleanup task). */
-export async function purgeAnonymousVisits(now: Date): Promise<number> {
-  const r = await AnonymousVisit.deleteMany({ at: { $lt: new Date(now.getTime() - anonymousRetentionMs) } });
-  return r.deletedCount ?? 0;
 }

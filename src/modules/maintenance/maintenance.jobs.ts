@@ -5,11 +5,11 @@ import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { purgeAnonymousVisits } from '../events/index.js';
-import { reconcileScoring, startDecayPass } from '../scoring/index.js';
+import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { checkSla, reconcileHandoffs } from '../handoff/index.js';
-import { reconcileWebhookDeliveries } from '../webhooks/index.js';
+import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -37,10 +37,15 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   sla: async (rt, log) => checkSla(rt, log),
   /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
   decay: async () => startDecayPass(),
-  /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
+  /**
+   * expired Idempotency-Key claims, old anonymous visits, webhook deliveries finished over 30 days
+   * ago, scoring's marks older than a day (no TTL index: FerretDB v1 has none)
+   */
   cleanup: async () => ({
     idempotencyKeysPurged: await purgeIdempotencyKeys(),
     anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
+    webhookHistoryPurged: await purgeWebhookHistory(clock.now()),
+    scoredMarksPurged: await purgeScoredMarks(),
   }),
 };
 

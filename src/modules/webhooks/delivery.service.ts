@@ -208,3 +208,40 @@ export async function reconcileWebhookDeliveries(
   if (jobs.length) rt.logger.info({ requeued: jobs.length }, 'webhook deliveries reconciled');
   return { requeued: jobs.length };
 }
+
+/**
+ * Deletes finished deliveries (and their attempts) last changed more than `olderThanMs` ago, and
+ * events from before then that no pending delivery still needs (the maintenance `cleanup` task;
+ * FerretDB v1 has no TTL indexes). A purged delivery can no longer be redelivered.
+ */
+export async function purgeWebhookHistory(
+  now: Date,
+  opts: { olderThanMs?: number; batch?: number } = {},
+): Promise<{ deliveries: number; events: number }> {
+  const before = new Date(now.getTime() - (opts.olderThanMs ?? 30 * 86_400_000));
+  const batch = opts.batch ?? 5000;
+  const old = await WebhookDelivery.find(
+    { status: { $in: ['succeeded', 'failed', 'cancelled'] }, updatedAt: { $lt: before } },
+    { _id: 1 },
+  )
+    .limit(batch)
+    .lean<{ _id: string }[]>();
+  const ids = old.map((d) => d._id);
+  if (ids.length) {
+    await WebhookAttempt.deleteMany({ deliveryId: { $in: ids } });
+    await WebhookDelivery.deleteMany({ _id: { $in: ids } });
+  }
+  const events = await WebhookEvent.find({ createdAt: { $lt: before } }, { _id: 1 })
+    .limit(batch)
+    .lean<{ _id: string }[]>();
+  const eventIds = events.map((e) => e._id);
+  const stillNeeded = new Set(
+    (await WebhookDelivery.distinct('eventId', {
+      eventId: { $in: eventIds },
+      status: 'pending',
+    })) as string[],
+  );
+  const gone = eventIds.filter((id) => !stillNeeded.has(id));
+  if (gone.length) await WebhookEvent.deleteMany({ _id: { $in: gone } });
+  return { deliveries: ids.length, events: gone.length };
+}

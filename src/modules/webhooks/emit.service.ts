@@ -18,35 +18,39 @@ const isDuplicateKey = (err: unknown) =>
 /** Inserts the event unless it exists: the `_id` insert decides which emit was first. */
 async function recordEvent(
   e: ReturnType<typeof emitInput.parse>,
-): Promise<{ event: WebhookEventDoc; created: boolean }> {
+): Promise<{ event: WebhookEventDoc; created: boolean } | undefined> {
   const found = await WebhookEvent.findById(e.eventId).lean<WebhookEventDoc>();
   if (found) return { event: found, created: false };
   const subscribers = await Webhook.find({ active: true, events: e.type }, { _id: 1 })
     .sort({ _id: 1 })
     .lean<{ _id: string }[]>();
+  // nobody listens: nothing to deliver, so nothing is written (the handoff path stays one write lighter)
+  if (subscribers.length === 0) return undefined;
   const leadId =
     typeof e.data.leadId === 'string' && Types.ObjectId.isValid(e.data.leadId) ? e.data.leadId : null;
+  const event = {
+    _id: e.eventId,
+    type: e.type,
+    data: e.data,
+    leadId,
+    occurredAt: e.occurredAt ?? clock.now(),
+    webhookIds: subscribers.map((s) => s._id),
+  };
   try {
-    await WebhookEvent.create({
-      _id: e.eventId,
-      type: e.type,
-      data: e.data,
-      leadId,
-      occurredAt: e.occurredAt ?? clock.now(),
-      webhookIds: subscribers.map((s) => s._id),
-    });
+    await WebhookEvent.create(event);
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     return { event: (await WebhookEvent.findById(e.eventId).lean<WebhookEventDoc>())!, created: false };
   }
-  return { event: (await WebhookEvent.findById(e.eventId).lean<WebhookEventDoc>())!, created: true };
+  return { event: event as unknown as WebhookEventDoc, created: true };
 }
 
 /**
  * Offers an event to every active webhook subscribed to its type, once per `eventId`: the first
  * call records the event and one delivery per subscriber (each `_id`-keyed) and enqueues their
  * first attempts; a repeat call (a retried job, a reconciler) adds nothing, but re-creates what a
- * crash between those steps left out. `data` is the handoff, lead or opportunity as the API
+ * crash between those steps left out. An event no active webhook subscribes to is not recorded.
+ * `data` is the handoff, lead or opportunity as the API
  * shows it, with `leadId`; it is kept in MongoDB only (jobs carry delivery ids).
  *
  * `eventId`: 1-99 characters of letters, digits, `.`, `_`, `-` and `:`, stable for one
@@ -56,14 +60,18 @@ export async function emitWebhookEvent(
   input: EmitInput,
 ): Promise<{ eventId: string; created: boolean; deliveries: number }> {
   const e = emitInput.parse(input);
-  const { event, created } = await recordEvent(e);
+  const recorded = await recordEvent(e);
+  if (!recorded) return { eventId: e.eventId, created: false, deliveries: 0 };
+  const { event, created } = recorded;
   const ids = event.webhookIds.map((w) => deliveryId(event._id, w));
   if (ids.length === 0) return { eventId: event._id, created, deliveries: 0 };
 
-  const existing = await WebhookDelivery.find(
-    { _id: { $in: ids } },
-    { _id: 1, status: 1, attemptCount: 1 },
-  ).lean<{ _id: string; status: string; attemptCount: number }[]>();
+  // a just-recorded event has no deliveries yet: only a repeat emit needs to look
+  const existing = created
+    ? []
+    : await WebhookDelivery.find({ _id: { $in: ids } }, { _id: 1, status: 1, attemptCount: 1 }).lean<
+        { _id: string; status: string; attemptCount: number }[]
+      >();
   const have = new Set(existing.map((d) => d._id));
   const missing = ids.filter((id) => !have.has(id));
   if (missing.length > 0) {

@@ -1,5 +1,10 @@
 export { emitWebhookEvent } from './emit.service.js';
-export { deliverWebhook, reconcileWebhookDeliveries, signedRequest } from './delivery.service.js';
+export {
+  deliverWebhook,
+  reconcileWebhookDeliveries,
+  purgeWebhookHistory,
+  signedRequest,
+} from './delivery.service.js';
 export { webhookRoutes } from './webhooks.routes.js';
 export { Webhook, webhookEventTypes, type WebhookEventType, type WebhookDoc } from './webhook.model.js';
 export {

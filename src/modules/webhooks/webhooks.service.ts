@@ -33,15 +33,26 @@ export async function putWebhook(id: string, body: PutWebhookBody, opts: { allow
     }
   }
   const existing = await Webhook.findById(id).lean<WebhookDoc>();
-  const generated = !body.secret && !existing ? generateSecret() : undefined;
-  const secret = body.secret ?? existing?.secret ?? generated!;
+  const active = body.active ?? existing?.active ?? true;
+  if (!existing) {
+    // created by insert, so of two concurrent first PUTs only one generates (and shows) a secret
+    const secret = body.secret ?? generateSecret();
+    try {
+      await Webhook.create({ _id: id, url: body.url, events: body.events, secret, active });
+      const created = (await Webhook.findById(id).lean<WebhookDoc>())!;
+      return { ...toWebhookJson(created), ...(body.secret ? {} : { secret }) };
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+    }
+  }
+  // a replacement keeps the secret unless one is given
   await Webhook.updateOne(
     { _id: id },
-    { $set: { url: body.url, events: body.events, secret, active: body.active ?? existing?.active ?? true } },
-    { upsert: true },
+    { $set: { url: body.url, events: body.events, active, ...(body.secret ? { secret: body.secret } : {}) } },
   );
   const saved = await Webhook.findById(id).lean<WebhookDoc>();
-  return { ...toWebhookJson(saved!), ...(generated ? { secret: generated } : {}) };
+  if (!saved) throw notFound('webhook');
+  return toWebhookJson(saved);
 }
 
 export async function getWebhook(id: string) {
