@@ -87,14 +87,16 @@ async function qualifyAll(leadIds: string[]) {
 async function main() {
   const id = randomBytes(4).toString('hex');
   const sink = await startSmtpSink();
-  const config = loadConfig({
-    ...process.env,
-    MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27027/leadflow',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6390',
-    QUEUE_PREFIX: `bench-${id}`,
-    SMTP_URL: sink.url,
-    LOG_LEVEL: 'silent',
-  }) as ReadyConfig;
+  // the environment's servers (MONGODB_URI/REDIS_URL), else the local ones scripts/services.sh runs
+  const env = loadConfig();
+  const config = {
+    ...env,
+    mongodbUri: env.mongodbUri ?? 'mongodb://127.0.0.1:27027/leadflow',
+    redisUrl: env.redisUrl ?? 'redis://127.0.0.1:6390',
+    queuePrefix: `bench-${id}`,
+    smtpUrl: sink.url,
+    logLevel: 'silent',
+  } as ReadyConfig;
   const rt = await connectRuntime(config, createLogger('silent', 'bench'), { dbName: `bench_${id}` });
   for (const r of ['r1', 'r2', 'r3']) await Rep.create({ _id: r, name: r, email: `${r}@sales.bench` });
   const arrivals = new Map<string, number>();
