@@ -15,7 +15,9 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
-import { loadConfig, type ReadyConfig } from '../src/config.js';
+import type { ReadyConfig } from '../src/config.js';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
@@ -26,8 +28,7 @@ import { emailKey } from '../src/modules/leads/normalize.js';
 import { HandoffRequest, handoffRequestId } from '../src/modules/qualification/index.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startHandoffWorker } from '../workers/handoff.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
-import { startSmtpSink } from '../test/helpers/smtp.js';
+import { benchConfig, deleteQueueKeys } from './helpers.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -84,30 +85,45 @@ async function qualifyAll(leadIds: string[]) {
   );
 }
 
+/** A real SMTP server that notes when each handoff's notification (its X-Leadflow-Handoff) arrived. */
+async function startSink(arrivals: Map<string, number>) {
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _s, cb) {
+      let head = '';
+      stream.on('data', (c: Buffer) => {
+        if (head.length < 8192) head += c.toString('latin1');
+      });
+      stream.on('end', () => {
+        const m = /^X-Leadflow-Handoff: *(\S+)/im.exec(head);
+        if (m) arrivals.set(m[1]!, performance.now());
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.server.address() as AddressInfo).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 async function main() {
   const id = randomBytes(4).toString('hex');
-  const sink = await startSmtpSink();
-  // the environment's servers (MONGODB_URI/REDIS_URL), else the local ones scripts/services.sh runs
-  const env = loadConfig();
-  const config = {
-    ...env,
-    mongodbUri: env.mongodbUri ?? 'mongodb://127.0.0.1:27027/leadflow',
-    redisUrl: env.redisUrl ?? 'redis://127.0.0.1:6390',
-    queuePrefix: `bench-${id}`,
-    smtpUrl: sink.url,
-    logLevel: 'silent',
-  } as ReadyConfig;
+  const arrivals = new Map<string, number>();
+  const sink = await startSink(arrivals);
+  // the environment's servers (MONGODB_URI/REDIS_URL), else the shared local ones
+  const config = benchConfig({
+    QUEUE_PREFIX: `bench-${id}`,
+    SMTP_URL: sink.url,
+    LOG_LEVEL: 'silent',
+  }) as ReadyConfig;
   const rt = await connectRuntime(config, createLogger('silent', 'bench'), { dbName: `bench_${id}` });
   for (const r of ['r1', 'r2', 'r3']) await Rep.create({ _id: r, name: r, email: `${r}@sales.bench` });
-  const arrivals = new Map<string, number>();
-  sink.messages.push = ((orig) =>
-    function (this: typeof sink.messages, ...ms) {
-      for (const m of ms) {
-        const h = m.parsed.headers.get('x-leadflow-handoff');
-        if (typeof h === 'string') arrivals.set(h, performance.now());
-      }
-      return orig.apply(this, ms);
-    })(sink.messages.push);
   startHandoffWorker(rt);
 
   // 1. latency under a background load of recorded events
