@@ -23,7 +23,6 @@ import {
   signPayload,
   Webhook,
   WebhookDelivery,
-  postWebhook,
 } from '../src/modules/webhooks/index.js';
 import { startWebhookWorker } from '../workers/webhook.js';
 import { benchArgs, deleteQueueKeys } from './helpers.js';

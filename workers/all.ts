@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
 import { startEmailWorker } from './email.js';
+import { startHandoffWorker } from './handoff.js';
 import { startLeadCapturedWorker } from './lead-captured.js';
 import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
@@ -21,6 +22,7 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   qualification: startQualificationWorker,
   'qualification-sweep': startQualificationSweepWorker,
   'stage-reached': startStageReachedWorker,
+  handoff: startHandoffWorker,
   'lead-suppressed': startLeadSuppressedWorker,
   webhook: startWebhookWorker,
   scoring: startScoringWorker,

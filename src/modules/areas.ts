@@ -4,6 +4,7 @@ import { eventRoutes } from './events/index.js';
 import { emailRoutes } from './email/index.js';
 import { trackingRoutes } from './events/index.js';
 import { formRoutes } from './forms/index.js';
+import { handoffRoutes } from './handoff/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
 import { qualificationRoutes } from './qualification/index.js';
@@ -23,6 +24,7 @@ export const areas: AreaRoutes[] = [
   sequenceRoutes,
   qualificationRoutes,
   webhookRoutes,
+  handoffRoutes,
   reportRoutes,
   eventRoutes,
   scoringRoutes,

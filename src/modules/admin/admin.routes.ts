@@ -10,7 +10,21 @@ import { roles } from './api-key.model.js';
 import { createApiKey, listApiKeys, revokeApiKey } from './admin.service.js';
 import { allow } from './auth.js';
 
-const newKey = z.object({ name: z.string().trim().min(1).max(200), role: z.enum(roles) }).strict();
+const newKey = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    role: z.enum(roles),
+    /** a sales key may act as a rep (`PUT /api/reps/:id`'s id) */
+    repId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a rep id')
+      .optional(),
+  })
+  .strict()
+  .refine((k) => !k.repId || k.role === 'sales', {
+    message: 'only a sales key is tied to a rep',
+    path: ['repId'],
+  });
 const keyId = z.object({ id: z.string().regex(/^[a-f0-9]{24}$/, 'must be an id') });
 
 /** `/api/keys` (admin only). */
@@ -19,7 +33,7 @@ export function keyRoutes(): Router {
   r.use(allow('admin'));
   r.post('/', async (req, res) => {
     const body = parseInput(newKey, req.body);
-    res.status(201).json(await createApiKey(body.name, body.role));
+    res.status(201).json(await createApiKey(body.name, body.role, body.repId));
   });
   r.get('/', async (req, res) => {
     parseQuery({}, req.query);

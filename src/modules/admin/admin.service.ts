@@ -4,7 +4,7 @@ import path from 'node:path';
 import { notFound } from '../../lib/errors.js';
 import { ApiKey, type Role } from './api-key.model.js';
 
-export type Principal = { keyId: string; name: string; role: Role };
+export type Principal = { keyId: string; name: string; role: Role; repId?: string };
 
 export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -20,10 +20,17 @@ function sameHash(a: string, b: string): boolean {
 export async function createApiKey(
   name: string,
   role: Role,
-): Promise<{ id: string; key: string; role: Role; name: string }> {
+  repId?: string,
+): Promise<{ id: string; key: string; role: Role; name: string; repId: string | null }> {
   const key = `lf_${randomBytes(24).toString('base64url')}`;
-  const doc = await ApiKey.create({ name, role, hash: hashKey(key), prefix: key.slice(0, 8) });
-  return { id: String(doc._id), key, role, name };
+  const doc = await ApiKey.create({
+    name,
+    role,
+    hash: hashKey(key),
+    prefix: key.slice(0, 8),
+    repId: repId ?? null,
+  });
+  return { id: String(doc._id), key, role, name, repId: repId ?? null };
 }
 
 export async function revokeApiKey(id: string): Promise<void> {
@@ -37,6 +44,7 @@ export async function listApiKeys() {
     id: String(k._id),
     name: k.name,
     role: k.role,
+    repId: k.repId ?? null,
     prefix: k.prefix,
     revokedAt: k.revokedAt,
     createdAt: k.createdAt,
@@ -56,9 +64,14 @@ export async function authenticateKey(
   if (adminApiKey && sameHash(hash, hashKey(adminApiKey))) {
     return { keyId: 'env', name: 'ADMIN_API_KEY', role: 'admin' };
   }
-  const doc = await ApiKey.findOne({ hash }, { hash: 1, role: 1, name: 1, revokedAt: 1 }).lean();
+  const doc = await ApiKey.findOne({ hash }, { hash: 1, role: 1, name: 1, revokedAt: 1, repId: 1 }).lean();
   if (!doc || doc.revokedAt || !sameHash(doc.hash, hash)) return undefined;
-  return { keyId: String(doc._id), name: doc.name, role: doc.role as Role };
+  return {
+    keyId: String(doc._id),
+    name: doc.name,
+    role: doc.role as Role,
+    ...(doc.repId ? { repId: doc.repId } : {}),
+  };
 }
 
 /**

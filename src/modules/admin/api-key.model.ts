@@ -11,6 +11,8 @@ const apiKeySchema = new Schema(
     hash: { type: String, required: true },
     /** first characters of the key, so people can tell keys apart */
     prefix: { type: String, required: true },
+    /** a sales key tied to a rep acts as that rep (its handoffs first) */
+    repId: { type: String, default: null },
     revokedAt: { type: Date, default: null },
     lastUsedAt: { type: Date, default: null },
   },

@@ -9,6 +9,10 @@ const accountSchema = new Schema(
     website: { type: String, default: null },
     industry: { type: String, default: null },
     country: { type: String, default: null },
+    /** the company's web domain (from the website or a non-free-mail email): how conversion matches */
+    domain: { type: String, default: null },
+    /** the rep who owns the account; later handoffs of its people go to them */
+    ownerId: { type: String, default: null },
     /** prospect until an opportunity is won */
     type: { type: String, enum: ['prospect', 'customer'], default: 'prospect' },
   },
@@ -17,6 +21,8 @@ const accountSchema = new Schema(
 
 // conversion reuses the account of a company; Find Duplicates matches contacts by company
 accountSchema.index({ nameKey: 1 });
+// conversion matches an account by company domain
+accountSchema.index({ domain: 1 });
 
 export type AccountDoc = InferSchemaType<typeof accountSchema> & { _id: Types.ObjectId };
 export const Account = mongoose.model('Account', accountSchema);

@@ -11,6 +11,8 @@ const contactSchema = new Schema(
     phone: { type: String, default: null },
     title: { type: String, default: null },
     accountId: { type: Schema.Types.ObjectId, default: null },
+    /** the rep who owns the contact (the account's owner at conversion) */
+    ownerId: { type: String, default: null },
     /** the lead this contact was converted from */
     leadId: { type: Schema.Types.ObjectId, default: null },
   },
@@ -19,6 +21,8 @@ const contactSchema = new Schema(
 
 // capture's dedup ("contact comes back as a lead") and Find Duplicates by email: one contact per email
 contactSchema.index({ emailKey: 1 }, { unique: true });
+// an account's contacts
+contactSchema.index({ accountId: 1 });
 // Find Duplicates by phone
 contactSchema.index({ phone: 1 });
 // Find Duplicates by name (+ the account's company)

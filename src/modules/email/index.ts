@@ -1,5 +1,6 @@
 export {
   renderEmail,
+  headerSafe,
   templateNamePattern,
   type EmailContent,
   type RenderLead,

@@ -9,6 +9,7 @@ import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/i
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys } from '../leads/index.js';
 import { reconcileQualification } from '../qualification/index.js';
+import { checkSla, reconcileHandoffs } from '../handoff/index.js';
 import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
@@ -30,10 +31,13 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   reconcile: async (rt, log) => ({
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
+    handoffs: await reconcileHandoffs(rt, log),
     webhooks: await reconcileWebhookDeliveries(rt),
     qualification: await reconcileQualification(log),
     scoring: await reconcileScoring(),
   }),
+  /** overdue handoffs: a reminder, then the next rep, then expired */
+  sla: async (rt, log) => checkSla(rt, log),
   /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
   decay: async () => startDecayPass(),
   /**

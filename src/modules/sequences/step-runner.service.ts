@@ -139,7 +139,8 @@ async function exitReasonFor(
   if (lead.unsubscribed) return 'unsubscribed';
   if (await isSuppressed(lead.email)) return 'suppressed';
   const goals = new Set(def.exitOn);
-  if (goals.has('converted') && (lead.status === 'converted' || lead.convertedAt)) return 'converted';
+  // status, not convertedAt: a lead whose handoff was rejected keeps its conversion but is nurtured again
+  if (goals.has('converted') && lead.status === 'converted') return 'converted';
   if (goals.has('qualified') && (lead.status === 'qualified' || lead.status === 'converted'))
     return 'qualified';
   if (goals.has('replied')) {

@@ -1,0 +1,61 @@
+import { notFound } from '../../lib/errors.js';
+import { enqueueBulk, QueueName } from '../../queues/index.js';
+import { Handoff } from './handoff.model.js';
+import type { RepBody } from './handoff.schemas.js';
+import { Rep, type RepDoc } from './rep.model.js';
+
+export function toRepJson(r: RepDoc) {
+  return {
+    id: r._id,
+    name: r.name,
+    email: r.email,
+    active: r.active ?? true,
+    match: (r.match ?? {}) as Record<string, string[]>,
+    capacity: r.capacity ?? null,
+    lastAssignedAt: r.lastAssignedAt ?? null,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+/**
+ * Creates or replaces a rep. When an active rep appears, handoffs waiting for an owner are queued
+ * again so they get one (the handoff worker assigns and notifies; the reconciler does it too).
+ */
+export async function putRep(id: string, body: RepBody) {
+  const doc = await Rep.findOneAndUpdate(
+    { _id: id },
+    {
+      $set: {
+        name: body.name.trim(),
+        email: body.email,
+        active: body.active ?? true,
+        match: body.match ?? {},
+        capacity: body.capacity ?? null,
+      },
+    },
+    { upsert: true, returnDocument: 'after' },
+  ).lean<RepDoc>();
+  if (doc.active) {
+    const waiting = await Handoff.find({ status: 'pending', ownerId: null }, { _id: 1 }).limit(1000).lean();
+    await enqueueBulk(
+      QueueName.handoff,
+      waiting.map((h) => ({
+        payload: { requestId: h._id },
+        opts: { jobId: `assign-${h._id.replace(':', '-')}-${Date.now()}` },
+      })),
+    );
+  }
+  return toRepJson(doc);
+}
+
+export async function getRep(id: string) {
+  const r = await Rep.findById(id).lean<RepDoc>();
+  if (!r) throw notFound('rep');
+  return toRepJson(r);
+}
+
+export async function listReps() {
+  const reps = await Rep.find({}).sort({ _id: 1 }).limit(1000).lean<RepDoc[]>();
+  return { items: reps.map(toRepJson), nextCursor: null };
+}
