@@ -9,6 +9,7 @@ export {
 } from './lead.model.js';
 export { emailKey, cleanText, countryCode, phoneE164 } from './normalize.js';
 export {
+  leadListQuery,
   leadInputSchema,
   attributesSchema,
   attributeName,

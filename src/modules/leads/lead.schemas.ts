@@ -94,6 +94,10 @@ export const leadListQuery = z.object({
   email: safeText(254).optional(),
   ownerId: nameText(100).optional(),
   q: nameText(200).optional(),
+  source: nameText(200).optional(),
+  grade: z.enum(['A', 'B', 'C', 'D', 'F']).optional(),
+  minScore: z.coerce.number().int().min(-1_000_000).max(1_000_000).optional(),
+  maxScore: z.coerce.number().int().min(-1_000_000).max(1_000_000).optional(),
 });
 
 export const mergeSchema = z

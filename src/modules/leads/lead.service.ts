@@ -61,6 +61,10 @@ export type LeadListQuery = {
   email?: string;
   ownerId?: string;
   q?: string;
+  source?: string;
+  grade?: string;
+  minScore?: number;
+  maxScore?: number;
 };
 
 /** Newest first, cursor = the last id of the previous page. Tombstones are not listed. */
@@ -70,9 +74,23 @@ export async function listLeads(query: LeadListQuery) {
   if (query.stage) filter.lifecycleStage = query.stage;
   if (query.email) filter.emailKey = emailKey(query.email);
   if (query.ownerId) filter.ownerId = query.ownerId;
-  if (query.q) {
-    const re = new RegExp(escapeRegex(query.q.trim()), 'i');
-    filter.$or = [{ emailKey: re }, { firstName: re }, { lastName: re }, { company: re }];
+  if (query.source) filter.source = query.source;
+  if (query.grade) filter.grade = query.grade;
+  if (query.minScore !== undefined || query.maxScore !== undefined) {
+    filter.score = {
+      ...(query.minScore !== undefined ? { $gte: query.minScore } : {}),
+      ...(query.maxScore !== undefined ? { $lte: query.maxScore } : {}),
+    };
+  }
+  if (query.q?.trim()) {
+    // "the start of" (API.md): anchored, so an index on the field can serve it
+    const start = escapeRegex(query.q.trim());
+    filter.$or = [
+      { emailKey: new RegExp(`^${escapeRegex(query.q.trim().toLowerCase())}`) },
+      { firstName: new RegExp(`^${start}`, 'i') },
+      { lastName: new RegExp(`^${start}`, 'i') },
+      { company: new RegExp(`^${start}`, 'i') },
+    ];
   }
   if (query.cursor) filter._id = { $lt: new Types.ObjectId(query.cursor) };
   const docs = await Lead.find(filter)

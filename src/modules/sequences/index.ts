@@ -4,6 +4,7 @@ export { reconcileSequences } from './sequences-reconcile.service.js';
 export { getSequence, putSequence, listSequences } from './sequence-versions.service.js';
 export { sequenceStats } from './sequence-stats.service.js';
 export { previewSequence } from './sequence-preview.service.js';
+export { sequenceDefinitionSchema } from './sequences.schemas.js';
 export { Enrollment } from './enrollment.model.js';
 export { SequenceVersion } from './sequence.model.js';
 export { sequenceRoutes } from './sequences.routes.js';
