@@ -10,14 +10,14 @@
  * reused. `--keep` leaves the data for next time.
  */
 import mongoose from 'mongoose';
-import { loadConfig } from '../src/config.js';
+import { benchConfig } from './helpers.js';
 import { createLogger } from '../src/lib/logger.js';
 import { ensureLocalServices } from '../src/lib/local-services.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
 import { AnonymousVisit, identifyVisitor, recordPageView } from '../src/modules/events/index.js';
 import { Lead } from '../src/modules/leads/index.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
+import { deleteQueueKeys } from './helpers.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -116,7 +116,7 @@ async function measure(n: number) {
 
 const logger = createLogger('warn', 'bench');
 const config = await ensureLocalServices(
-  loadConfig({ ...process.env, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-tracking-${Date.now()}` }),
+  benchConfig({ LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-tracking-${Date.now()}` }, { sharedServers: false }),
   logger,
 );
 // identification records page_view events, which are handed to scoring's queue as in production

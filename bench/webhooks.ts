@@ -23,9 +23,9 @@ import {
   Webhook,
   WebhookDelivery,
 } from '../src/modules/webhooks/index.js';
-import { postWebhook } from '../src/modules/webhooks/webhook-post.js';
+import { postWebhook } from '../src/modules/webhooks/index.js';
 import { startWebhookWorker } from '../workers/webhook.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
+import { deleteQueueKeys } from './helpers.js';
 
 const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {

@@ -82,6 +82,8 @@ const envSchema = z.object({
   PUBLIC_URL: urlWith(['http:', 'https:']),
   MONGODB_URI: urlWith(['mongodb:', 'mongodb+srv:']),
   REDIS_URL: urlWith(['redis:', 'rediss:']),
+  /** The PostgreSQL behind the embedded FerretDB (printed by scripts/services.sh): read-serving indexes. */
+  EMBEDDED_POSTGRES_URL: urlWith(['postgres:', 'postgresql:']),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -')
@@ -147,6 +149,8 @@ export type Config = {
   publicUrl: string;
   mongodbUri: string | undefined;
   redisUrl: string | undefined;
+  /** set when MONGODB_URI is FerretDB on this PostgreSQL: leadflow adds indexes that serve its reads */
+  embeddedPostgresUrl: string | undefined;
   queuePrefix: string;
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -222,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     mongodbUri: e.MONGODB_URI,
     redisUrl: e.REDIS_URL,
+    embeddedPostgresUrl: e.EMBEDDED_POSTGRES_URL,
     queuePrefix: e.QUEUE_PREFIX,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
