@@ -6,7 +6,7 @@ import { LeadEvent, unscoredEventTypes } from '../events/index.js';
 import { commitWorks, findLeadsById, loadLedgers, type LeadLean, type LeadWork } from './ledger.commit.js';
 import { lockLeads, postToMailboxes, takeFromMailboxes } from './lead-locks.js';
 import { currentRuleset } from './ruleset.service.js';
-import { ScoredMark } from './scoring.model.js';
+import { ScoredMark, ScoreEntry } from './scoring.model.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import {
   ledgerState,
@@ -117,16 +117,7 @@ async function scoreLockedLeads(
       )
     : new Map<string, EventLean[]>();
   const replaying = new Set(replay.map((l) => String(l._id)));
-  const quiet = leads
-    .filter((l) => l.mergedInto)
-    .map((lead): LeadWork => ({
-      lead,
-      ledger: ledgers.get(String(lead._id))!,
-      insert: [],
-      remove: [],
-      regrade: false,
-      quiet: true,
-    }));
+  const quiet = await Promise.all(leads.filter((l) => l.mergedInto).map(settleTombstone(ledgers)));
   const works = live.map((lead): LeadWork => {
     const id = String(lead._id);
     const ledger = ledgers.get(id)!;
@@ -184,11 +175,7 @@ async function scoreRound(
     await followTombstones(tombstones, mine);
     const merged = [...mine.values()].flat().filter((e) => e.type === 'merged');
     const mergedIds = merged.flatMap((e) => (e.properties?.mergedIds as string[] | undefined) ?? []);
-    if (mergedIds.length)
-      await resyncLeads(
-        rt,
-        mergedIds.filter((id) => Types.ObjectId.isValid(id)),
-      );
+    if (mergedIds.length) await resyncLater(rt, mergedIds);
     await markScored(all.filter((e) => heldSet.has(String(e.leadId))).map((e) => String(e._id)));
     return {
       scored: [...mine.values()].reduce((s, l) => s + l.length, 0),
@@ -232,6 +219,30 @@ export async function scoreEvents(
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A merged lead's tombstone: entries a writer added while the merge moved its ledger follow it to
+ * the survivor (which is then recomputed); the tombstone's own score follows its emptied ledger.
+ */
+function settleTombstone(ledgers: Map<string, LedgerEntry[]>) {
+  return async (lead: LeadLean): Promise<LeadWork> => {
+    const stray = ledgers.get(String(lead._id)) ?? [];
+    if (stray.length) {
+      await ScoreEntry.updateMany({ leadId: lead._id }, { $set: { leadId: lead.mergedInto } });
+      await enqueue('scoring', { leadIds: [String(lead.mergedInto)] });
+    }
+    return { lead, ledger: [], insert: [], remove: [], regrade: false, quiet: true };
+  };
+}
+
+/** Recomputes leads now, or soon for those another writer holds. */
+async function resyncLater(rt: Runtime, leadIds: string[]): Promise<void> {
+  const busy = await resyncLeads(
+    rt,
+    leadIds.filter((id) => Types.ObjectId.isValid(id)),
+  );
+  if (busy.length) await enqueue('scoring', { leadIds: busy }, { delay: retryDelay() });
+}
 
 /** Events recorded for a lead that was merged meanwhile move to the survivor and score there. */
 async function followTombstones(tombstones: LeadLean[], byLead: Map<string, EventLean[]>): Promise<void> {
