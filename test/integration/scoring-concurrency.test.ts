@@ -28,7 +28,7 @@ describe('scoring with several worker processes', () => {
         }),
       );
     }
-    await Promise.all(workers.map((w) => w.waitForOutput(/worker started/, 60_000)));
+    await Promise.all(workers.map((w) => w.waitForOutput(/worker started/, 110_000)));
   });
   afterAll(async () => {
     for (const w of workers) w.child.kill('SIGTERM');

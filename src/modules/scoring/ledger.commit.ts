@@ -32,6 +32,21 @@ export type LeadWork = {
   quiet?: boolean;
 };
 
+/**
+ * Leads by id, `_id` lookups in parallel (bounded): on FerretDB an `_id` lookup is an index read
+ * while `$in` scans the collection, so this cost follows the batch, not the collection.
+ */
+export async function findLeadsById(ids: string[], projection?: Record<string, 1>): Promise<LeadLean[]> {
+  const out: LeadLean[] = [];
+  for (let i = 0; i < ids.length; i += 32) {
+    const page = await Promise.all(
+      ids.slice(i, i + 32).map((id) => Lead.findById(id, projection).lean<LeadLean>()),
+    );
+    for (const l of page) if (l) out.push(l);
+  }
+  return out;
+}
+
 const sum = (entries: { points: number }[]) => entries.reduce((s, e) => s + e.points, 0);
 
 export async function loadLedgers(leadIds: Types.ObjectId[]): Promise<Map<string, LedgerEntry[]>> {

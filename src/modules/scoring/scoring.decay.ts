@@ -1,9 +1,8 @@
-import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueue, enqueueBulk, queuePrefix } from '../../queues/index.js';
 import { Lead } from '../leads/index.js';
-import { commitWorks, type LeadLean, type LeadWork } from './ledger.commit.js';
+import { commitWorks, findLeadsById, type LeadWork } from './ledger.commit.js';
 import { lockLeads } from './lead-locks.js';
 import { currentRuleset } from './ruleset.service.js';
 import { retryDelay } from './scoring.engine.js';
@@ -62,10 +61,7 @@ export async function decayChunk(
     if (locks.busy.length) {
       await enqueue('scoring', { decay: { passId, leadIds: locks.busy } }, { delay: retryDelay() });
     }
-    const leads = await Lead.find(
-      { _id: { $in: locks.held.map((id) => new Types.ObjectId(id)) } },
-      { score: 1, grade: 1, scoreDecayedAt: 1, mergedInto: 1 },
-    ).lean<LeadLean[]>();
+    const leads = await findLeadsById(locks.held, { score: 1, grade: 1, scoreDecayedAt: 1, mergedInto: 1 });
     const works: LeadWork[] = [];
     for (const lead of leads) {
       const score = lead.score ?? 0;

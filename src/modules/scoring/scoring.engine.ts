@@ -3,11 +3,10 @@ import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { enqueue, queuePrefix } from '../../queues/index.js';
 import { LeadEvent, unscoredEventTypes } from '../events/index.js';
-import { Lead } from '../leads/index.js';
-import { commitWorks, loadLedgers, type LeadLean, type LeadWork } from './ledger.commit.js';
+import { commitWorks, findLeadsById, loadLedgers, type LeadLean, type LeadWork } from './ledger.commit.js';
 import { lockLeads, postToMailboxes, takeFromMailboxes } from './lead-locks.js';
 import { currentRuleset } from './ruleset.service.js';
-import { ScoredMark } from './scoring.model.js';
+import { ScoredMark, ScoreEntry } from './scoring.model.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import {
   ledgerState,
@@ -42,6 +41,18 @@ async function markScored(ids: string[]): Promise<void> {
   ).catch((err: unknown) => {
     if (!isDuplicateKey(err)) throw err;
   });
+}
+
+/** Events by id: `_id` lookups in parallel (bounded), see findLeadsById. */
+async function findEventsById(ids: string[]): Promise<EventLean[]> {
+  const out: EventLean[] = [];
+  for (let i = 0; i < ids.length; i += 32) {
+    const page = await Promise.all(
+      ids.slice(i, i + 32).map((id) => LeadEvent.findById(id).lean<EventLean>()),
+    );
+    for (const e of page) if (e) out.push(e);
+  }
+  return out;
 }
 
 /** A retry for work on leads another writer holds: soon, spread out. */
@@ -94,9 +105,7 @@ async function scoreLockedLeads(
   opts: { replayAll?: boolean } = {},
 ): Promise<{ tombstones: LeadLean[]; changed: string[] }> {
   const now = clock.now();
-  const leads = await Lead.find({ _id: { $in: held.map((id) => new Types.ObjectId(id)) } }).lean<
-    LeadLean[]
-  >();
+  const leads = await findLeadsById(held);
   const live = leads.filter((l) => !l.mergedInto);
   const ledgers = await loadLedgers(leads.map((l) => l._id));
   const replay = live.filter(
@@ -108,16 +117,7 @@ async function scoreLockedLeads(
       )
     : new Map<string, EventLean[]>();
   const replaying = new Set(replay.map((l) => String(l._id)));
-  const quiet = leads
-    .filter((l) => l.mergedInto)
-    .map((lead): LeadWork => ({
-      lead,
-      ledger: ledgers.get(String(lead._id))!,
-      insert: [],
-      remove: [],
-      regrade: false,
-      quiet: true,
-    }));
+  const quiet = await Promise.all(leads.filter((l) => l.mergedInto).map(settleTombstone(ledgers)));
   const works = live.map((lead): LeadWork => {
     const id = String(lead._id);
     const ledger = ledgers.get(id)!;
@@ -144,9 +144,7 @@ async function scoreRound(
   eventIds: string[],
 ): Promise<{ scored: number; held: number; leads: string[] }> {
   const prefix = queuePrefix();
-  const all = await LeadEvent.find({ _id: { $in: eventIds.map((id) => new Types.ObjectId(id)) } }).lean<
-    EventLean[]
-  >();
+  const all = await findEventsById(eventIds);
   const events = all.filter((e) => !unscoredEventTypes.has(e.type));
   const byLead = groupBy(events, (e) => String(e.leadId));
   const locks = await lockLeads(rt.redis, prefix, [...byLead.keys()]);
@@ -162,9 +160,7 @@ async function scoreRound(
     const known = new Set(events.map((e) => String(e._id)));
     const extra = [...new Set(waiting)].filter((id) => !known.has(id));
     if (extra.length) {
-      const more = await LeadEvent.find({ _id: { $in: extra.map((id) => new Types.ObjectId(id)) } }).lean<
-        EventLean[]
-      >();
+      const more = await findEventsById(extra);
       for (const e of more) {
         if (unscoredEventTypes.has(e.type)) continue;
         all.push(e);
@@ -179,11 +175,7 @@ async function scoreRound(
     await followTombstones(tombstones, mine);
     const merged = [...mine.values()].flat().filter((e) => e.type === 'merged');
     const mergedIds = merged.flatMap((e) => (e.properties?.mergedIds as string[] | undefined) ?? []);
-    if (mergedIds.length)
-      await resyncLeads(
-        rt,
-        mergedIds.filter((id) => Types.ObjectId.isValid(id)),
-      );
+    if (mergedIds.length) await resyncLater(rt, mergedIds);
     await markScored(all.filter((e) => heldSet.has(String(e.leadId))).map((e) => String(e._id)));
     return {
       scored: [...mine.values()].reduce((s, l) => s + l.length, 0),
@@ -212,12 +204,8 @@ export async function scoreEvents(
   let rounds = 0;
   while (ids.length) {
     rounds++;
-    const leads = await LeadEvent.find(
-      { _id: { $in: ids.map((id) => new Types.ObjectId(id)) } },
-      { leadId: 1 },
-    ).lean();
-    for (const l of leads) touched.add(String(l.leadId));
     const r = await scoreRound(rt, ids);
+    for (const l of r.leads) touched.add(l);
     scored += r.scored;
     if (r.held === 0) await pause(20 + Math.random() * 80);
     ids = [...new Set(await takeFromMailboxes(rt.redis, prefix, [...touched]))];
@@ -231,6 +219,30 @@ export async function scoreEvents(
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A merged lead's tombstone: entries a writer added while the merge moved its ledger follow it to
+ * the survivor (which is then recomputed); the tombstone's own score follows its emptied ledger.
+ */
+function settleTombstone(ledgers: Map<string, LedgerEntry[]>) {
+  return async (lead: LeadLean): Promise<LeadWork> => {
+    const stray = ledgers.get(String(lead._id)) ?? [];
+    if (stray.length) {
+      await ScoreEntry.updateMany({ leadId: lead._id }, { $set: { leadId: lead.mergedInto } });
+      await enqueue('scoring', { leadIds: [String(lead.mergedInto)] });
+    }
+    return { lead, ledger: [], insert: [], remove: [], regrade: false, quiet: true };
+  };
+}
+
+/** Recomputes leads now, or soon for those another writer holds. */
+async function resyncLater(rt: Runtime, leadIds: string[]): Promise<void> {
+  const busy = await resyncLeads(
+    rt,
+    leadIds.filter((id) => Types.ObjectId.isValid(id)),
+  );
+  if (busy.length) await enqueue('scoring', { leadIds: busy }, { delay: retryDelay() });
+}
 
 /** Events recorded for a lead that was merged meanwhile move to the survivor and score there. */
 async function followTombstones(tombstones: LeadLean[], byLead: Map<string, EventLean[]>): Promise<void> {
