@@ -58,6 +58,30 @@ export function isDuplicateKey(err: unknown): boolean {
   );
 }
 
+type WriteError = { index: number; code?: number };
+
+/**
+ * One unordered bulk insert in which a duplicate key is an answer, not a failure: returns the
+ * indices of the documents a unique index (or `_id`) refused. Any other error is thrown.
+ */
+export async function insertManyRefusingDuplicates(
+  collection: { insertMany: (docs: never[], opts: { ordered: false }) => Promise<unknown> },
+  docs: object[],
+): Promise<Set<number>> {
+  const refused = new Set<number>();
+  if (docs.length === 0) return refused;
+  try {
+    await collection.insertMany(docs as never[], { ordered: false });
+  } catch (err) {
+    const writeErrors = ([] as WriteError[]).concat(
+      (err as { writeErrors?: WriteError | WriteError[] }).writeErrors ?? [],
+    );
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== 11000)) throw err;
+    for (const w of writeErrors) refused.add(w.index);
+  }
+  return refused;
+}
+
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out after ${ms}ms`)), ms);

@@ -18,6 +18,8 @@ export {
   type CaptureResult,
   type CaptureVia,
 } from './capture.service.js';
+export { reconcileCaptures, completeCapture, captureGraceMs } from './capture-reconcile.service.js';
+export { ensureEmailRegistry } from './email-registry.service.js';
 export { toLeadJson, type LeadJson } from './lead.view.js';
 export {
   getLead,

@@ -46,13 +46,17 @@ const personFields = {
   source: nameText().nullish(),
 };
 
+const emailField = safeText(300)
+  .transform((s) => s.trim())
+  .pipe(z.email({ message: 'must be an email address' }).max(254));
+
 export const leadInputSchema = z
   .object({
-    email: safeText(300)
-      .transform((s) => s.trim())
-      .pipe(z.email({ message: 'must be an email address' }).max(254)),
+    email: emailField,
     ...personFields,
     attributes: attributesSchema.optional(),
+    /** the person asked for no marketing email (Web-to-Lead's "Email Opt Out"): suppressed before any enrollment */
+    emailOptOut: z.boolean().optional(),
   })
   .strict();
 export type LeadInput = z.input<typeof leadInputSchema>;
@@ -64,6 +68,8 @@ export const leadPatchSchema = z
   .object({
     status: z.enum(leadStatuses).optional(),
     lifecycleStage: z.enum(lifecycleStages).optional(),
+    /** moves the lead's claim in the email registry: 409 when another lead has the address */
+    email: emailField.optional(),
     ...personFields,
     bant: z
       .object({

@@ -5,7 +5,7 @@ import { clock } from '../../lib/clock.js';
 import { Setting } from '../admin/api-key.model.js';
 import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
-import { purgeIdempotencyKeys } from '../leads/index.js';
+import { purgeIdempotencyKeys, reconcileCaptures } from '../leads/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -23,10 +23,12 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
       { upsert: true },
     ),
   /**
-   * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
-   * email's own pass (sends a stopped worker left in `sending` become `unknown`)
+   * rebuild work from MongoDB (survives a flushed Redis): captures whose lead-captured job was
+   * lost, due nurture steps and pending sends, then email's own pass (sends a stopped worker left
+   * in `sending` become `unknown`)
    */
   reconcile: async (rt, log) => ({
+    captures: await reconcileCaptures(log),
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
   }),
