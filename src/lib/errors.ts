@@ -57,7 +57,7 @@ export function isInfrastructureError(err: unknown): boolean {
     return true;
   const msg = err.message ?? '';
   return (
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Reached the max retries per request limit|Client must be connected|client was closed|topology was destroyed|buffering timed out/i.test(
+    /Connection is closed|Command timed out|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Reached the max retries per request limit|Client must be connected|client was closed|topology was destroyed|buffering timed out/i.test(
       msg,
     ) || (err as { code?: string }).code === 'ECONNREFUSED'
   );
