@@ -19,7 +19,7 @@ import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
 import { renderEmail } from '../src/modules/email/index.js';
 import { EmailSend } from '../src/modules/email/send.model.js';
-import { Suppression } from '../src/modules/email/suppression.model.js';
+import { Suppression } from '../src/modules/suppression/index.js';
 import { Lead } from '../src/modules/leads/lead.model.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startEmailWorker } from '../workers/email.js';

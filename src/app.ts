@@ -6,8 +6,14 @@ import type { AppDeps } from './lib/app-types.js';
 import { areas } from './modules/areas.js';
 import { errorHandler, jsonBody, notFoundHandler, requireJson } from './lib/http.js';
 import { httpDuration } from './lib/metrics.js';
-import { allow, authenticate, healthRoutes, keyRoutes, metricsRoutes } from './modules/admin/index.js';
-import { queuesBoard } from './modules/admin/queues-board.js';
+import {
+  allow,
+  authenticate,
+  healthRoutes,
+  keyRoutes,
+  metricsRoutes,
+  queuesBoard,
+} from './modules/admin/index.js';
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,100}$/;
 

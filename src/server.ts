@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { buildApp } from './app.js';
-import { ensureBootstrapKey, startRuntime, type Runtime } from './lib/runtime.js';
+import { startRuntime, type Runtime } from './lib/runtime.js';
+import { ensureBootstrapKey } from './modules/admin/index.js';
 import { onShutdown } from './lib/shutdown.js';
 import { isMain } from './lib/is-main.js';
 
@@ -14,7 +15,7 @@ export async function startApi(rt: Runtime): Promise<Server> {
   });
   server.keepAliveTimeout = 5000;
   onShutdown('http', () => new Promise<void>((resolve) => server.close(() => resolve())));
-  const key = await ensureBootstrapKey(rt);
+  const key = await ensureBootstrapKey(rt.config);
   rt.logger.info({ url: rt.config.publicUrl, port: rt.config.port }, 'API listening');
   if (key) {
     process.stdout.write(

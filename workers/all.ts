@@ -3,6 +3,7 @@ import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
 import { startEmailWorker } from './email.js';
 import { startLeadCapturedWorker } from './lead-captured.js';
+import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
 
@@ -12,6 +13,7 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   email: startEmailWorker,
   nurture: startNurtureWorker,
   'lead-captured': startLeadCapturedWorker,
+  'lead-suppressed': startLeadSuppressedWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -1,7 +1,7 @@
 import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
 import { runWorker, workerOptions } from '../src/lib/worker.js';
-import { maintenanceProcessor } from '../src/modules/maintenance/maintenance.jobs.js';
+import { maintenanceProcessor } from '../src/modules/maintenance/index.js';
 import { QueueName } from '../src/queues/index.js';
 
 /** Runs the periodic tasks the scheduler enqueues (reconcile, decay, SLA, heartbeat). */

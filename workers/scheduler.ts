@@ -1,43 +1,10 @@
-import cron from 'node-cron';
 import { isMain } from '../src/lib/is-main.js';
 import { startRuntime, type Runtime } from '../src/lib/runtime.js';
-import { onShutdown } from '../src/lib/shutdown.js';
-import { enqueue, type Payload } from '../src/queues/index.js';
+import { scheduleMaintenance } from '../src/modules/maintenance/index.js';
 
-type Task = Payload<'maintenance'>['task'];
-
-/** When each maintenance task runs (cron expressions, UTC). */
-export const schedule: Record<Task, string> = {
-  heartbeat: '* * * * *',
-  reconcile: '* * * * *',
-  decay: '17 * * * *',
-  sla: '*/5 * * * *',
-  cleanup: '41 * * * *',
-};
-
-/**
- * The scheduler only enqueues. The jobId names the task and its minute, so a second scheduler
- * started by mistake adds nothing.
- */
+/** The one scheduler process: it only enqueues maintenance tasks on their cron table. */
 export function startScheduler(rt: Runtime): void {
-  const tasks = Object.entries(schedule).map(([task, expr]) =>
-    cron.schedule(
-      expr,
-      async () => {
-        const minute = Math.floor(Date.now() / 60_000);
-        try {
-          await enqueue('maintenance', { task: task as Task }, { jobId: `${task}-${minute}` });
-        } catch (err) {
-          rt.logger.warn({ err, task }, 'could not enqueue maintenance task');
-        }
-      },
-      { timezone: 'UTC', name: task },
-    ),
-  );
-  onShutdown('scheduler', async () => {
-    for (const t of tasks) await t.stop();
-  });
-  rt.logger.info({ tasks: Object.keys(schedule) }, 'scheduler running');
+  scheduleMaintenance(rt);
 }
 
 if (isMain(import.meta.url)) startScheduler(await startRuntime('scheduler'));

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { startRuntime } from '../lib/runtime.js';
 import { shutdown } from '../lib/shutdown.js';
-import { importCsv, type ImportProgress, type ImportReport } from '../modules/imports/index.js';
-import { importQuery } from '../modules/imports/imports.schemas.js';
+import { importCsv, importQuery, type ImportProgress, type ImportReport } from '../modules/imports/index.js';
 import { createProgress } from './progress.js';
 
 /** One CSV line, quoted where needed (RFC 4180). */

@@ -7,7 +7,8 @@ import { shutdown } from '../lib/shutdown.js';
 import { pingMongo } from '../lib/mongo.js';
 import { pingRedis } from '../lib/redis.js';
 import { queueDepths } from '../queues/index.js';
-import { createApiKey, readSetting, roles, type Role } from '../modules/admin/index.js';
+import { readSetting } from '../lib/settings.js';
+import { createApiKey, roles, type Role } from '../modules/admin/index.js';
 import { registerImportCommand } from './import.command.js';
 
 /** The `leadflow` command line. Each command reuses the service functions the API uses. */

@@ -1,13 +1,11 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { loadConfig, ConfigError, type ReadyConfig } from '../config.js';
-import { createApiKey, isActiveKey, resolveTrackingSecret } from '../modules/admin/index.js';
 import { closeQueues, initQueues } from '../queues/index.js';
 import { ensureLocalServices } from './local-services.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { connectMongo, disconnectMongo } from './mongo.js';
+import { resolveTrackingSecret } from './settings.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
 /** Everything a process holds once started: settings, logger, connections, mailer. */
@@ -59,22 +57,4 @@ export async function connectRuntime(
   onShutdown('mailer', () => mailer.close());
   const trackingSecret = await resolveTrackingSecret(config.trackingSecret);
   return { config, logger, redis, mailer, trackingSecret };
-}
-
-/**
- * When ADMIN_API_KEY is unset, the first start creates an admin key and keeps it in
- * `<data>/admin-api-key` (mode 0600), so a newcomer can call the API at once; later starts reuse it.
- */
-export async function ensureBootstrapKey(rt: Runtime): Promise<string | undefined> {
-  if (rt.config.adminApiKey) return undefined;
-  const file = path.join(rt.config.dataDir, 'admin-api-key');
-  const existing = await readFile(file, 'utf8').then(
-    (s) => s.trim(),
-    () => undefined,
-  );
-  if (existing && (await isActiveKey(existing))) return existing;
-  const { key } = await createApiKey('bootstrap admin (created on first start)', 'admin');
-  await mkdir(rt.config.dataDir, { recursive: true });
-  await writeFile(file, `${key}\n`, { mode: 0o600 });
-  return key;
 }

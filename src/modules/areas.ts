@@ -1,6 +1,6 @@
 import type { AreaRoutes } from '../lib/app-types.js';
 import { crmRoutes } from './crm/index.js';
-import { emailRoutes } from './email/email.routes.js';
+import { emailRoutes } from './email/index.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';

@@ -22,6 +22,11 @@ export const QueueName = {
   handoff: 'handoff',
   /** deliver one outbound webhook attempt */
   webhook: 'webhook',
+  /**
+   * an address of this lead was suppressed (unsubscribe, bounce, complaint): its enrollments end.
+   * Written by email; the sequence engine reacts (and exits such a lead at its next step anyway).
+   */
+  leadSuppressed: 'lead-suppressed',
   /** periodic work the scheduler asks for (reconcile, decay, SLA) */
   maintenance: 'maintenance',
 } as const;
@@ -44,8 +49,14 @@ export const payloadSchemas = {
   [QueueName.scoring]: z.object({ eventIds: z.array(objectId).min(1).max(1000) }),
   [QueueName.qualification]: z.object({ leadId: objectId }),
   /** a HandoffRequest `_id`: `<leadId>:<cycle>` */
-  [QueueName.handoff]: z.object({ requestId: z.string().regex(/^[a-f0-9]{24}:[0-9]{1,6}$/, 'must be a handoff request id') }),
+  [QueueName.handoff]: z.object({
+    requestId: z.string().regex(/^[a-f0-9]{24}:[0-9]{1,6}$/, 'must be a handoff request id'),
+  }),
   [QueueName.webhook]: z.object({ deliveryId: z.string().min(1).max(200) }),
+  [QueueName.leadSuppressed]: z.object({
+    leadId: objectId,
+    reason: z.enum(['unsubscribe', 'bounce', 'complaint', 'manual', 'erased']),
+  }),
   [QueueName.maintenance]: z.object({ task: z.enum(['reconcile', 'decay', 'sla', 'heartbeat', 'cleanup']) }),
 } satisfies Record<QueueName, z.ZodType>;
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Setting } from '../../src/modules/admin/api-key.model.js';
+import { Setting } from '../../src/lib/settings.js';
 import { EmailClaim } from '../../src/modules/leads/email-claim.model.js';
 import { forgetEmailRegistryState } from '../../src/modules/leads/email-registry.service.js';
 import { Lead } from '../../src/modules/leads/lead.model.js';

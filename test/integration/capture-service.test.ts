@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Contact } from '../../src/modules/crm/index.js';
-import { LeadEvent } from '../../src/modules/events/event.model.js';
+import { LeadEvent } from '../../src/modules/events/index.js';
 import { captureLead, captureLeads, Lead } from '../../src/modules/leads/index.js';
 import { getQueue } from '../../src/queues/index.js';
 import { useTestEnv } from '../helpers/env.js';

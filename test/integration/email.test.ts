@@ -3,15 +3,16 @@ import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lead } from '../../src/modules/leads/lead.model.js';
 import { emailKey } from '../../src/modules/leads/normalize.js';
-import { LeadEvent } from '../../src/modules/events/event.model.js';
+import { LeadEvent } from '../../src/modules/events/index.js';
 import { deliverSend, isSuppressed, reconcileSends } from '../../src/modules/email/index.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { SendClaim } from '../../src/modules/email/send-claim.model.js';
-import { Suppression, emailHash } from '../../src/modules/email/suppression.model.js';
+import { Suppression, emailHash } from '../../src/modules/suppression/index.js';
 import { signToken } from '../../src/modules/email/tokens.js';
 import { enqueue } from '../../src/queues/index.js';
 import { Enrollment } from '../../src/modules/sequences/index.js';
 import { startEmailWorker } from '../../workers/email.js';
+import { startLeadSuppressedWorker } from '../../workers/lead-suppressed.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -33,6 +34,7 @@ afterAll(() => sink.close());
 const env = useTestEnv({ SMTP_URL: sink.url, MAIL_FROM: 'Acme <news@acme.test>' });
 beforeAll(() => {
   startEmailWorker(env.rt);
+  startLeadSuppressedWorker(env.rt);
 });
 
 const uid = () => randomBytes(4).toString('hex');
@@ -343,7 +345,11 @@ describe('email delivery and tracking', () => {
       .send({ email: `  ${lead.email.toUpperCase()} `, reason: 'complaint' });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ reason: 'complaint', created: true, leadIds: [String(lead._id)] });
-    const ended = await Enrollment.findById(enrollment._id).lean();
+    // the sequence engine reacts to the lead-suppressed job email enqueued
+    const ended = await waitFor(async () => {
+      const e = await Enrollment.findById(enrollment._id).lean();
+      return e?.state === 'exited' ? e : undefined;
+    });
     expect(ended).toMatchObject({ state: 'exited', exitReason: 'complaint' });
     expect((await sendOf(pending))!.status).toBe('suppressed');
     const sendId = await makeSend(lead._id, undefined, false);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { LeadEvent } from '../../src/modules/events/event.model.js';
+import { LeadEvent } from '../../src/modules/events/index.js';
 import { Import, importCsv } from '../../src/modules/imports/index.js';
 import { captureLead, Lead } from '../../src/modules/leads/index.js';
 import { getQueue } from '../../src/queues/index.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { maintenanceProcessor } from '../../src/modules/maintenance/maintenance.jobs.js';
 import { IdempotencyKey } from '../../src/modules/leads/idempotency.model.js';
-import { readSetting } from '../../src/modules/admin/index.js';
+import { readSetting } from '../../src/lib/settings.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 
 const env = useTestEnv();

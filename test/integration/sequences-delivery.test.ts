@@ -7,6 +7,7 @@ import { Enrollment, reconcileSequences } from '../../src/modules/sequences/inde
 import { startEmailWorker } from '../../workers/email.js';
 import { startLeadCapturedWorker } from '../../workers/lead-captured.js';
 import { startNurtureWorker } from '../../workers/nurture.js';
+import { startLeadSuppressedWorker } from '../../workers/lead-suppressed.js';
 import { deleteQueueKeys, useTestEnv } from '../helpers/env.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,6 +25,7 @@ describe('sequences delivered through real SMTP', () => {
     startNurtureWorker(env.rt);
     startEmailWorker(env.rt);
     startLeadCapturedWorker(env.rt);
+    startLeadSuppressedWorker(env.rt);
     return () => sink.close();
   });
   const auth = () => ({ Authorization: `Bearer ${key}` });

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock, clock } from '../../src/lib/clock.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
-import { Suppression, emailHash } from '../../src/modules/email/suppression.model.js';
-import { recordEvent } from '../../src/modules/events/events.service.js';
+import { Suppression, emailHash } from '../../src/modules/suppression/index.js';
+import { recordEvent } from '../../src/modules/events/index.js';
 import { Lead } from '../../src/modules/leads/lead.model.js';
 import { emailKey } from '../../src/modules/leads/normalize.js';
 import { Enrollment, exitEnrollmentsForLead, reconcileSequences } from '../../src/modules/sequences/index.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { getQueue } from '../../src/queues/index.js';
-import { readSetting } from '../../src/modules/admin/index.js';
+import { readSetting } from '../../src/lib/settings.js';
 import { startProcess, tsxBin } from '../helpers/processes.js';
 import { useTestEnv } from '../helpers/env.js';
 

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isDuplicateKey } from '../../lib/mongo.js';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { notFound } from '../../lib/errors.js';
-import { ApiKey, Setting, type Role } from './api-key.model.js';
+import { ApiKey, type Role } from './api-key.model.js';
 
 export type Principal = { keyId: string; name: string; role: Role };
 
@@ -60,34 +61,28 @@ export async function authenticateKey(
   return { keyId: String(doc._id), name: doc.name, role: doc.role as Role };
 }
 
-/**
- * An install-wide value generated on first use and then shared by every process. Two processes
- * racing on first start both end up with the one the unique `_id` let in.
- */
-export async function getOrCreateSetting<T>(id: string, make: () => T): Promise<T> {
-  const found = await Setting.findById(id).lean<{ value: T }>();
-  if (found) return found.value;
-  try {
-    await Setting.create({ _id: id, value: make() });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-  }
-  const doc = await Setting.findById(id).lean<{ value: T }>();
-  if (!doc) throw new Error(`setting ${id} vanished`);
-  return doc.value;
-}
-
-/** An install-wide value, or undefined when it was never set. */
-export async function readSetting<T>(id: string): Promise<T | undefined> {
-  return (await Setting.findById(id).lean<{ value: T }>())?.value;
-}
-
-/** The HMAC key for tracking and unsubscribe tokens: TRACKING_SECRET, else generated once. */
-export async function resolveTrackingSecret(configured: string | undefined): Promise<string> {
-  return configured ?? getOrCreateSetting('trackingSecret', () => randomBytes(32).toString('base64url'));
-}
-
 /** Is this stored key (by its plain text) still valid? Used to reuse the bootstrap key file. */
 export async function isActiveKey(key: string): Promise<boolean> {
   return (await ApiKey.exists({ hash: hashKey(key), revokedAt: null })) !== null;
+}
+
+/**
+ * When ADMIN_API_KEY is unset, the first start creates an admin key and keeps it in
+ * `<dataDir>/admin-api-key` (mode 0600), so a newcomer can call the API at once; later starts reuse it.
+ */
+export async function ensureBootstrapKey(config: {
+  adminApiKey?: string;
+  dataDir: string;
+}): Promise<string | undefined> {
+  if (config.adminApiKey) return undefined;
+  const file = path.join(config.dataDir, 'admin-api-key');
+  const existing = await readFile(file, 'utf8').then(
+    (s) => s.trim(),
+    () => undefined,
+  );
+  if (existing && (await isActiveKey(existing))) return existing;
+  const { key } = await createApiKey('bootstrap admin (created on first start)', 'admin');
+  await mkdir(config.dataDir, { recursive: true });
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
 }

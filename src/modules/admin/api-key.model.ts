@@ -21,10 +21,3 @@ apiKeySchema.index({ hash: 1 }, { unique: true });
 
 export type ApiKeyDoc = InferSchemaType<typeof apiKeySchema>;
 export const ApiKey = mongoose.model('ApiKey', apiKeySchema);
-
-const settingSchema = new Schema(
-  { _id: { type: String, required: true }, value: { type: Schema.Types.Mixed, required: true } },
-  { timestamps: true, strict: true },
-);
-/** Install-wide values generated once and shared by every process (e.g. the tracking secret). */
-export const Setting = mongoose.model('Setting', settingSchema);

@@ -4,9 +4,8 @@ export {
   createApiKey,
   authenticateKey,
   isActiveKey,
-  resolveTrackingSecret,
-  getOrCreateSetting,
-  readSetting,
+  ensureBootstrapKey,
   type Principal,
 } from './admin.service.js';
 export { roles, type Role } from './api-key.model.js';
+export { queuesBoard } from './queues-board.js';

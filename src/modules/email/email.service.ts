@@ -6,54 +6,33 @@ import type { Logger } from '../../lib/logger.js';
 import { counter } from '../../lib/metrics.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
-import { enqueueBulk, getQueue, QueueName } from '../../queues/index.js';
-import { recordEvent } from '../events/events.service.js';
-import { Lead } from '../leads/lead.model.js';
-import { emailKey } from '../leads/normalize.js';
-import { exitEnrollmentsForLead } from '../sequences/index.js';
+import { enqueue, enqueueBulk, getQueue, QueueName } from '../../queues/index.js';
+import { recordEvent } from '../events/index.js';
+import { Lead } from '../leads/index.js';
+import { emailKey, isSuppressed, suppressEmail, type SuppressionReason } from '../suppression/index.js';
 import { classifySmtpError } from './delivery.js';
 import { headerSafe, renderEmail } from './render.js';
 import { SendClaim } from './send-claim.model.js';
 import { EmailSend, type SendDoc, type SendStatus } from './send.model.js';
-import { emailHash, Suppression, type SuppressionReason } from './suppression.model.js';
 
 type DeliveryRuntime = Pick<Runtime, 'config' | 'mailer' | 'trackingSecret'>;
 
-/** True when the address may get no marketing email (unsubscribed, bounced, complained, erased). */
-export async function isSuppressed(email: string): Promise<boolean> {
-  return (await Suppression.exists({ emailHash: emailHash(email) })) !== null;
-}
-
 /**
- * Adds the address to the suppression list (keyed by its hash; the first reason is kept).
- * Returns whether it was new. `leadId` is accepted for callers' convenience and logging symmetry.
+ * What follows an unsubscribe, hard bounce or complaint for one lead: mail already recorded but not
+ * yet sent is marked suppressed (deliverSend would refuse it anyway; this keeps stats honest), and a
+ * `lead-suppressed` job tells the sequence engine to end the lead's enrollments (a lower area never
+ * calls up; should the job be lost, the engine exits the lead at its next step, which re-checks
+ * suppression).
  */
-export async function suppressEmail(
-  email: string,
+export async function afterSuppression(
+  leadId: string | Types.ObjectId,
   reason: SuppressionReason,
-  _leadId?: string | Types.ObjectId,
-): Promise<{ created: boolean }> {
-  try {
-    await Suppression.create({ emailHash: emailHash(email), reason });
-    return { created: true };
-  } catch (err) {
-    if (isDuplicateKey(err)) return { created: false };
-    throw err;
-  }
-}
-
-/**
- * What follows an unsubscribe, hard bounce or complaint for one lead: every enrollment ends (the
- * sequence engine's `exitEnrollmentsForLead`), and mail already recorded but not yet sent is marked
- * suppressed (deliverSend would refuse it anyway; this keeps stats honest).
- */
-export async function afterSuppression(leadId: string | Types.ObjectId, reason: string): Promise<void> {
-  // exit reasons speak the sequence's `exitOn` vocabulary ("unsubscribed")
-  await exitEnrollmentsForLead(leadId, reason === 'unsubscribe' ? 'unsubscribed' : reason);
+): Promise<void> {
   await EmailSend.updateMany(
     { leadId: new Types.ObjectId(String(leadId)), status: 'pending', marketing: true },
     { $set: { status: 'suppressed', error: `suppressed: ${reason}` } },
   );
+  await enqueue(QueueName.leadSuppressed, { leadId: String(leadId), reason });
 }
 
 /** Suppresses an address and runs afterSuppression for every lead that has it. */
@@ -225,7 +204,7 @@ async function deliverOnce(
         throw err;
       case 'bounce':
         await setStatus(send._id, 'bounced', { error: errorText(err) });
-        await suppressEmail(lead.email, 'bounce', lead._id);
+        await suppressEmail(lead.email, 'bounce');
         await recordEvent({
           leadId: lead._id,
           type: 'email_bounce',
@@ -307,7 +286,7 @@ export async function unsubscribeBySend(sendId: string): Promise<{ found: boolea
   if (!send) return { found: false };
   const lead = await Lead.findById(send.leadId, { email: 1 }).lean();
   if (!lead) return { found: false };
-  await suppressEmail(lead.email, 'unsubscribe', lead._id);
+  await suppressEmail(lead.email, 'unsubscribe');
   await Lead.updateOne({ _id: lead._id }, { $set: { unsubscribed: true } });
   await recordEvent({
     leadId: lead._id,

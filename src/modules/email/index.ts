@@ -8,8 +8,6 @@ export {
 export { signToken, verifyToken, type TokenPayload } from './tokens.js';
 export {
   deliverSend,
-  isSuppressed,
-  suppressEmail,
   suppressAddress,
   afterSuppression,
   reconcileSends,
@@ -19,3 +17,6 @@ export {
 } from './email.service.js';
 export { emailRoutes } from './email.routes.js';
 export { EmailSend, sendStatuses, type SendStatus, type SendDoc } from './send.model.js';
+export { emailProcessor } from './email.jobs.js';
+// the suppression list is its own area; email users may keep importing these from here
+export { isSuppressed, suppressEmail } from '../suppression/index.js';

@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType, type Types } from 'mongoose';
+import { registerLeadOwnedCollection } from '../leads/index.js';
 
 /**
  * One email to one lead for one (enrollment, step). Written before the SMTP call; its unique key
@@ -61,3 +62,5 @@ sendSchema.index({ status: 1, updatedAt: 1 });
 
 export type SendDoc = InferSchemaType<typeof sendSchema> & { _id: Types.ObjectId };
 export const EmailSend = mongoose.model('EmailSend', sendSchema);
+// a lead's merge moves its emails to the survivor; its erasure deletes them
+registerLeadOwnedCollection(EmailSend.collection.name);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { attributeName, nameText } from '../leads/lead.schemas.js';
+import { attributeName, nameText } from '../leads/index.js';
 
 export const formIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 export const formIdParam = z.object({

@@ -1,4 +1,4 @@
-import type { LeadInput } from '../leads/lead.schemas.js';
+import type { LeadInput } from '../leads/index.js';
 import type { ErrorDetail } from '../../lib/errors.js';
 
 /** What mapping needs of a form. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { badRequest, validationFailed } from '../../lib/errors.js';
-import { LeadEvent } from '../events/event.model.js';
+import { LeadEvent } from '../events/index.js';
 import { captureLeads, emailKey, type LeadInput } from '../leads/index.js';
 import { hasEmailColumn, ignoredColumns, mapHeader, type HeaderMapping } from './header-map.js';
 import { Import, rejectedSampleSize, type ImportDoc } from './import.model.js';

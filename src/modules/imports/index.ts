@@ -1,4 +1,5 @@
 export { importRoutes } from './imports.routes.js';
+export { importQuery, toLeadInput } from './imports.schemas.js';
 export {
   importCsv,
   getImport,

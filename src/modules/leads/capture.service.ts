@@ -4,9 +4,9 @@ import { unavailable } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
 import { insertManyRefusingDuplicates } from '../../lib/mongo.js';
 import { enqueueBulk, type Payload } from '../../queues/index.js';
-import { Contact } from '../crm/contact.model.js';
-import { Suppression, emailHash } from '../email/suppression.model.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
+import { Contact } from '../crm/index.js';
+import { Suppression, emailHash } from '../suppression/index.js';
+import { recordEvents, type NewEvent } from './lead-events.service.js';
 import { captureJobId, markCapturesPending } from './capture-reconcile.service.js';
 import { landLeads, previewLanding, type Group, type Landing } from './capture-landing.service.js';
 import type { LeadInput } from './lead.schemas.js';
@@ -152,10 +152,18 @@ async function announceCapture(c: Captured, people: People): Promise<void> {
     recordEvents([...submissionEvents(c), ...optOutEvents(c)]),
     markCapturesPending(payloads, c.now),
   ]);
-  await enqueueBulk(
-    'lead-captured',
-    payloads.map((payload) => ({ payload, opts: { jobId: captureJobId(payload.leadId, c.now) } })),
-  );
+  // an existing lead that opted out leaves the sequences it is in (new enrollments refuse it)
+  const optedOut = payloads.filter((p, i) => !p.created && c.groups.get(keys[i]!)!.lead.emailOptOut);
+  await Promise.all([
+    enqueueBulk(
+      'lead-captured',
+      payloads.map((payload) => ({ payload, opts: { jobId: captureJobId(payload.leadId, c.now) } })),
+    ),
+    enqueueBulk(
+      'lead-suppressed',
+      optedOut.map((p) => ({ payload: { leadId: p.leadId, reason: 'unsubscribe' as const } })),
+    ),
+  ]);
 }
 
 function capturedPayload(c: Captured, key: string): Payload<'lead-captured'> {

@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { conflict } from '../../lib/errors.js';
 import { insertManyRefusingDuplicates } from '../../lib/mongo.js';
-import { getOrCreateSetting, readSetting } from '../admin/index.js';
+import { getOrCreateSetting, readSetting } from '../../lib/settings.js';
 import { EmailClaim, type EmailClaimDoc } from './email-claim.model.js';
 import { Lead } from './lead.model.js';
 

@@ -8,7 +8,13 @@ export {
   type LifecycleStage,
 } from './lead.model.js';
 export { emailKey, cleanText, countryCode, phoneE164 } from './normalize.js';
-export { leadInputSchema, attributesSchema, attributeName, type LeadInput } from './lead.schemas.js';
+export {
+  leadInputSchema,
+  attributesSchema,
+  attributeName,
+  nameText,
+  type LeadInput,
+} from './lead.schemas.js';
 export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './normalize-input.js';
 export {
   captureLeads,
@@ -34,3 +40,5 @@ export {
 } from './lead.service.js';
 export { leadRoutes } from './leads.routes.js';
 export { purgeIdempotencyKeys } from './idempotency.service.js';
+export { LeadEvent, type EventDoc } from './lead-event.model.js';
+export { recordEvents, recordEvent, type NewEvent } from './lead-events.service.js';

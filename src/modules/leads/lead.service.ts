@@ -1,13 +1,10 @@
 import mongoose, { Types, isValidObjectId } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { badRequest, conflict, forbidden, notFound } from '../../lib/errors.js';
-import { isDuplicateKey } from '../../lib/mongo.js';
-import { Account } from '../crm/account.model.js';
-import { Contact } from '../crm/contact.model.js';
-import { EmailSend } from '../email/send.model.js';
-import { Suppression, emailHash } from '../email/suppression.model.js';
-import { LeadEvent } from '../events/event.model.js';
-import { recordEvents, type NewEvent } from '../events/events.service.js';
+import { Account, Contact } from '../crm/index.js';
+import { suppressEmail } from '../suppression/index.js';
+import { LeadEvent } from './lead-event.model.js';
+import { recordEvents, type NewEvent } from './lead-events.service.js';
 import { forgetPendingCaptures } from './capture-reconcile.service.js';
 import { claimEmailFor, releaseClaim, releaseClaims } from './email-registry.service.js';
 import { Lead, type LeadDoc } from './lead.model.js';
@@ -18,11 +15,12 @@ import { fillEmptyFields, normalizeLeadInput } from './normalize-input.js';
 import { duplicateReasons, escapeRegex, furthestStage, isForwardStage, toLeadJson } from './lead.view.js';
 
 /**
- * Collections of other areas whose documents belong to one lead by `leadId` (enrollments, a score
- * ledger...): a merge moves them to the survivor and an erasure deletes them. Areas register theirs;
+ * Collections of other areas whose documents belong to one lead by `leadId` (emails, enrollments,
+ * a score ledger...): a merge moves them to the survivor and an erasure deletes them. Each area
+ * registers its collections when its model is defined (so `leads` imports none of their models);
  * a collection that does not exist yet is skipped.
  */
-const leadOwnedCollections = new Set<string>(['enrollments']);
+const leadOwnedCollections = new Set<string>();
 export function registerLeadOwnedCollection(name: string): void {
   leadOwnedCollections.add(name);
 }
@@ -197,17 +195,10 @@ export async function deleteLead(id: string): Promise<void> {
   const all = [lead, ...tombstones];
   const ids = all.map((l) => l._id);
   // Suppress first: if anything below fails, the person is still never mailed again.
-  for (const l of all) {
-    try {
-      await Suppression.create({ emailHash: emailHash(l.email), reason: 'erased' });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
-  }
+  for (const l of all) await suppressEmail(l.email, 'erased');
   const db = mongoose.connection.db!;
   await Promise.all([
     LeadEvent.deleteMany({ leadId: { $in: ids } }),
-    EmailSend.deleteMany({ leadId: { $in: ids } }),
     ...(await existingLeadOwnedCollections()).map((c) =>
       db.collection(c).deleteMany({ leadId: { $in: ids } }),
     ),
@@ -302,7 +293,6 @@ export async function mergeLeads(id: string, ids: string[]) {
   // History first, tombstones last: a crash in between leaves leads that can be merged again.
   await Promise.all([
     LeadEvent.updateMany({ leadId: { $in: mergedIds } }, { $set: { leadId: survivor._id } }),
-    EmailSend.updateMany({ leadId: { $in: mergedIds } }, { $set: { leadId: survivor._id } }),
     ...(await existingLeadOwnedCollections()).map((c) =>
       db.collection(c).updateMany({ leadId: { $in: mergedIds } }, { $set: { leadId: survivor._id } }),
     ),

@@ -4,10 +4,8 @@ import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js'
 
 countries.registerLocale(en);
 
-/** The matching key of an email: trimmed and case-folded (the display form is kept apart). */
-export function emailKey(email: string): string {
-  return email.trim().toLowerCase();
-}
+// one definition of an address's matching key, shared with the suppression list
+export { emailKey } from '../suppression/index.js';
 
 /** Names and free text: trimmed, inner runs of whitespace (incl. CR/LF) collapsed; empty → null. */
 export function cleanText(v: string | null | undefined): string | null {

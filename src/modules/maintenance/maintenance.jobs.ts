@@ -2,7 +2,7 @@ import type { Payload } from '../../queues/index.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
-import { Setting } from '../admin/api-key.model.js';
+import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys, reconcileCaptures } from '../leads/index.js';
@@ -16,12 +16,7 @@ type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
  */
 export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /** proves the scheduler → queue → worker path works; `leadflow status` shows the last beat */
-  heartbeat: async () =>
-    Setting.updateOne(
-      { _id: 'scheduler.heartbeat' },
-      { $set: { value: clock.now().toISOString() } },
-      { upsert: true },
-    ),
+  heartbeat: async () => writeSetting('scheduler.heartbeat', clock.now().toISOString()),
   /**
    * rebuild work from MongoDB (survives a flushed Redis): captures whose lead-captured job was
    * lost, due nurture steps and pending sends, then email's own pass (sends a stopped worker left

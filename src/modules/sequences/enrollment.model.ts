@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType, type Types } from 'mongoose';
+import { registerLeadOwnedCollection } from '../leads/index.js';
 
 export const enrollmentStates = ['active', 'completed', 'exited'] as const;
 export type EnrollmentState = (typeof enrollmentStates)[number];
@@ -55,3 +56,5 @@ enrollmentSchema.index({ sequenceKey: 1, state: 1 });
 
 export type EnrollmentDoc = InferSchemaType<typeof enrollmentSchema> & { _id: Types.ObjectId };
 export const Enrollment = mongoose.model('Enrollment', enrollmentSchema);
+// a lead's merge moves its enrollments to the survivor; its erasure deletes them
+registerLeadOwnedCollection(Enrollment.collection.name);

@@ -9,3 +9,4 @@ export {
 export { Enrollment } from './enrollment.model.js';
 export { SequenceVersion } from './sequence.model.js';
 export { sequenceRoutes } from './sequences.routes.js';
+export { nurtureProcessor, leadCapturedProcessor, leadSuppressedProcessor } from './sequences.jobs.js';

@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { Payload } from '../../queues/index.js';
-import { Lead, completeCapture } from '../leads/index.js';
+import { completeCapture } from '../leads/index.js';
 import { advanceEnrollment, enrollCapturedLead, exitEnrollmentsForLead } from './sequences.service.js';
 
 /** nurture: run an enrollment's due steps. */
@@ -10,16 +10,23 @@ export function nurtureProcessor(rt: Runtime) {
     advanceEnrollment(rt, payload.enrollmentId, log);
 }
 
-/**
- * lead-captured: enroll into the sequences the capture triggers (a person who opted out is not
- * enrolled, and leaves the sequences they were in); then the capture is no longer pending.
- */
+/** lead-captured: enroll into the sequences the capture triggers; then the capture is no longer pending. */
 export function leadCapturedProcessor(_rt: Runtime) {
   return async (payload: Payload<'lead-captured'>, { log }: { log: Logger }) => {
-    const lead = await Lead.findById(payload.leadId, { unsubscribed: 1 }).lean();
-    const enrolled = lead?.unsubscribed ? [] : await enrollCapturedLead(payload, log);
-    if (lead?.unsubscribed) await exitEnrollmentsForLead(payload.leadId, 'unsubscribed');
+    // an opted-out person is refused by enrollLead; lead-suppressed ends what they were in
+    const enrolled = await enrollCapturedLead(payload, log);
     await completeCapture(payload.leadId);
     return { enrolled };
   };
+}
+
+/** lead-suppressed: an address of the lead was suppressed, so every enrollment of it ends now. */
+export function leadSuppressedProcessor(_rt: Runtime) {
+  return async (payload: Payload<'lead-suppressed'>) => ({
+    // exit reasons speak the sequence's `exitOn` vocabulary ("unsubscribed")
+    exited: await exitEnrollmentsForLead(
+      payload.leadId,
+      payload.reason === 'unsubscribe' ? 'unsubscribed' : payload.reason,
+    ),
+  });
 }

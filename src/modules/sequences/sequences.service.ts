@@ -6,11 +6,10 @@ import { counter } from '../../lib/metrics.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueue, enqueueBulk, getQueue, type Payload } from '../../queues/index.js';
-import { EmailSend } from '../email/send.model.js';
-import { isSuppressed, renderEmail, type RenderLead } from '../email/index.js';
-import { recordEvent } from '../events/events.service.js';
-import { LeadEvent } from '../events/event.model.js';
-import { Lead, type LeadDoc } from '../leads/lead.model.js';
+import { EmailSend, renderEmail, type RenderLead } from '../email/index.js';
+import { LeadEvent, recordEvent } from '../events/index.js';
+import { Lead, type LeadDoc } from '../leads/index.js';
+import { isSuppressed } from '../suppression/index.js';
 import { Enrollment, type EnrollmentDoc } from './enrollment.model.js';
 import { SequenceVersion } from './sequence.model.js';
 import {

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
 import mongoose, { Schema } from 'mongoose';
-import { emailKey } from '../leads/normalize.js';
 
 export const suppressionReasons = ['unsubscribe', 'bounce', 'complaint', 'manual', 'erased'] as const;
 export type SuppressionReason = (typeof suppressionReasons)[number];
@@ -20,7 +18,3 @@ const suppressionSchema = new Schema(
 suppressionSchema.index({ emailHash: 1 }, { unique: true });
 
 export const Suppression = mongoose.model('Suppression', suppressionSchema);
-
-export function emailHash(email: string): string {
-  return createHash('sha256').update(emailKey(email)).digest('hex');
-}

@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
-import { LeadEvent } from './event.model.js';
+import { LeadEvent } from './lead-event.model.js';
 
 export type NewEvent = {
   leadId: string | Types.ObjectId;

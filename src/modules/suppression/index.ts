@@ -1,0 +1,2 @@
+export { Suppression, suppressionReasons, type SuppressionReason } from './suppression.model.js';
+export { emailKey, emailHash, isSuppressed, suppressEmail } from './suppression.service.js';
