@@ -7,7 +7,7 @@ export {
   type LeadStatus,
   type LifecycleStage,
 } from './lead.model.js';
-export { emailKey, cleanText, countryCode, phoneE164 } from './normalize.js';
+export { emailKey, cleanText, countryCode, phoneE164, isChecked } from './normalize.js';
 export {
   leadInputSchema,
   attributesSchema,

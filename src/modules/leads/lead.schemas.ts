@@ -21,10 +21,13 @@ export const nameText = (max = 200) =>
     message: 'must not contain line breaks, control characters, < or >',
   });
 
-/** A custom field name: stored as a key under `attributes`, so never `$…` or dotted. */
+/**
+ * A custom field name: stored as a key under `attributes`, so never `$…` or dotted. A leading
+ * digit is allowed: Salesforce custom field ids look like `00N5e00000abcde`.
+ */
 export const attributeName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -');
 
 export const attributeValue = z.union([safeText(2000), z.number().finite(), z.boolean(), z.null()]);
 
