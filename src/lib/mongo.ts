@@ -6,17 +6,41 @@ import type { Logger } from './logger.js';
 mongoose.set('bufferCommands', false);
 mongoose.set('strictQuery', true);
 
+/** Driver limits that turn overload into a prompt 503 (see errors.ts) rather than a hang or a 500. */
+export type MongoLimits = {
+  maxPoolSize: number;
+  /** longest wait for a pooled connection (an exhausted pool) */
+  waitQueueTimeoutMS: number;
+  /** longest wait for one reply (a stalled or overloaded server); 0 = none */
+  socketTimeoutMS: number;
+  serverSelectionTimeoutMS: number;
+};
+
+export const defaultMongoLimits: MongoLimits = {
+  maxPoolSize: 50,
+  waitQueueTimeoutMS: 10_000,
+  socketTimeoutMS: 30_000,
+  serverSelectionTimeoutMS: 3000,
+};
+
 /**
  * Connects mongoose's default connection (every model lives on it) and builds the indexes that
  * guarantees depend on. `dbName` overrides the URI's database (tests use one per file).
  */
-export async function connectMongo(uri: string, logger: Logger, dbName?: string): Promise<typeof mongoose> {
+export async function connectMongo(
+  uri: string,
+  logger: Logger,
+  dbName?: string,
+  limits: MongoLimits = defaultMongoLimits,
+): Promise<typeof mongoose> {
   const conn = await mongoose.connect(uri, {
     dbName,
-    serverSelectionTimeoutMS: 3000,
+    serverSelectionTimeoutMS: limits.serverSelectionTimeoutMS,
     connectTimeoutMS: 3000,
     heartbeatFrequencyMS: 2000,
-    maxPoolSize: 50,
+    maxPoolSize: limits.maxPoolSize,
+    waitQueueTimeoutMS: limits.waitQueueTimeoutMS,
+    socketTimeoutMS: limits.socketTimeoutMS,
     autoIndex: false,
   });
   await Promise.all(Object.values(mongoose.models).map((m) => m.createIndexes()));

@@ -49,7 +49,7 @@ export async function connectRuntime(
   logger: Logger,
   opts: { dbName?: string } = {},
 ): Promise<Runtime> {
-  await connectMongo(config.mongodbUri, logger, opts.dbName);
+  await connectMongo(config.mongodbUri, logger, opts.dbName, config.mongo);
   onShutdown('mongodb', () => disconnectMongo());
   const redis = initQueues(config.redisUrl, config.queuePrefix);
   onShutdown('queues', () => closeQueues());
