@@ -20,23 +20,32 @@ export type Landing = { leadIdByKey: Map<string, string>; createdKeys: Set<strin
 /** What one round leaves to the next: keys whose claim or lead changed under us. */
 type Retry = string[];
 
+/** A lead about to be written for a key: its capture is marked pending first (no lead left behind). */
+export type PendingEntry = { key: string; leadId: string; created: boolean };
+
+export type LandingOptions = {
+  now: Date;
+  /** writes the pending-capture markers; called before the leads they name are written */
+  markPending: (entries: PendingEntry[]) => Promise<void>;
+};
+
 /**
  * Lands every email on exactly one lead, also under concurrent submissions from any number of
  * processes: the email registry's `_id`-keyed claim names the lead id, and `_id` uniqueness makes
  * exactly one insert of that lead succeed. A round that meets a claim or lead changing under it
  * (an erasure, a half-done capture) tries those keys again, up to three rounds.
  */
-export async function landLeads(groups: Map<string, Group>, now: Date): Promise<Landing> {
+export async function landLeads(groups: Map<string, Group>, opts: LandingOptions): Promise<Landing> {
   const landing: Landing = { leadIdByKey: new Map(), createdKeys: new Set() };
   let pending = [...groups.keys()];
   for (let round = 0; round < 3 && pending.length > 0; round++) {
-    const claims = await claimEmails(pending, now);
+    const claims = await claimEmails(pending, opts.now);
     const released = pending.filter((k) => !claims.has(k));
     const ours = pending.filter((k) => claims.get(k)?.ours);
     const theirs = pending.filter((k) => claims.get(k)?.ours === false);
     const [fresh, repeats] = await Promise.all([
-      createLeads(ours, claims, groups, landing, now),
-      landOnClaimedLeads(theirs, claims, groups, landing, now),
+      createLeads(ours, claims, groups, landing, opts),
+      landOnClaimedLeads(theirs, claims, groups, landing, opts),
     ]);
     pending = [...released, ...fresh, ...repeats];
   }
@@ -67,9 +76,13 @@ async function createLeads(
   claims: Map<string, Claim>,
   groups: Map<string, Group>,
   landing: Landing,
-  now: Date,
+  opts: LandingOptions,
 ): Promise<Retry> {
-  const docs = keys.map((k) => newLeadDoc(claims.get(k)!.leadId, groups.get(k)!.lead, now));
+  if (keys.length === 0) return [];
+  await opts.markPending(
+    keys.map((key) => ({ key, leadId: String(claims.get(key)!.leadId), created: true })),
+  );
+  const docs = keys.map((k) => newLeadDoc(claims.get(k)!.leadId, groups.get(k)!.lead, opts.now));
   const refused = await insertManyRefusingDuplicates(Lead.collection, docs);
   const retry: Retry = [];
   keys.forEach((k, i) => {
@@ -90,13 +103,15 @@ async function landOnClaimedLeads(
   claims: Map<string, Claim>,
   groups: Map<string, Group>,
   landing: Landing,
-  now: Date,
+  opts: LandingOptions,
 ): Promise<Retry> {
   if (keys.length === 0) return [];
+  const now = opts.now;
   const { leadOf, targetOf } = await loadClaimedLeads(keys, claims);
   const missing: string[] = [];
   const retry: Retry = [];
   const ops: { updateOne: { filter: object; update: object } }[] = [];
+  const filled: PendingEntry[] = [];
   for (const k of keys) {
     const claim = claims.get(k)!;
     const lead = leadOf(claim);
@@ -112,15 +127,18 @@ async function landOnClaimedLeads(
       continue;
     }
     landing.leadIdByKey.set(k, String(target._id));
+    filled.push({ key: k, leadId: String(target._id), created: false });
     const incoming = groups.get(k)!.lead;
     const set = { ...fillEmptyFields(target, incoming), lastActivityAt: now, updatedAt: now };
     if (incoming.emailOptOut) Object.assign(set, { unsubscribed: true });
     ops.push({ updateOne: { filter: { _id: target._id }, update: { $set: set } } });
   }
-  const [repaired] = await Promise.all([
-    repairMissingLeads(missing, claims, groups, landing, now),
-    ops.length ? Lead.bulkWrite(ops, { ordered: false, timestamps: false }) : undefined,
-  ]);
+  const fill = async () => {
+    if (ops.length === 0) return;
+    await opts.markPending(filled);
+    await Lead.bulkWrite(ops, { ordered: false, timestamps: false });
+  };
+  const [repaired] = await Promise.all([repairMissingLeads(missing, claims, groups, landing, opts), fill()]);
   return [...retry, ...repaired];
 }
 
@@ -150,11 +168,12 @@ async function repairMissingLeads(
   claims: Map<string, Claim>,
   groups: Map<string, Group>,
   landing: Landing,
-  now: Date,
+  opts: LandingOptions,
 ): Promise<Retry> {
   if (keys.length === 0) return [];
+  const now = opts.now;
   const probe: Landing = { leadIdByKey: new Map(), createdKeys: new Set() };
-  const retry = await createLeads(keys, claims, groups, probe, now);
+  const retry = await createLeads(keys, claims, groups, probe, opts);
   const created = [...probe.createdKeys];
   const current = await readClaims(created);
   for (const k of created) {

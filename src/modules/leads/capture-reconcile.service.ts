@@ -1,4 +1,5 @@
 import { clock } from '../../lib/clock.js';
+import { insertManyRefusingDuplicates } from '../../lib/mongo.js';
 import type { Logger } from '../../lib/logger.js';
 import { enqueueBulk, type Payload } from '../../queues/index.js';
 import { PendingCapture } from './pending-capture.model.js';
@@ -14,19 +15,15 @@ export function captureJobId(leadId: string, at: Date): string {
   return `capture-${leadId}-${at.getTime()}`;
 }
 
-/** Records these captures as waiting for their lead-captured jobs (one bulk upsert, by lead id). */
+/**
+ * Records these captures as waiting for their lead-captured jobs: one unordered insert, by lead id.
+ * A lead that already has a marker keeps it (a job for it is on its way, and the reconciler
+ * catches up if not): an insert is FerretDB's cheapest write, and many concurrent repeats of one
+ * address stay cheap.
+ */
 export async function markCapturesPending(payloads: Payload<'lead-captured'>[], at: Date): Promise<void> {
-  if (payloads.length === 0) return;
-  const ops = payloads.map((payload) => ({
-    updateOne: { filter: { _id: payload.leadId }, update: { $set: { payload, at } }, upsert: true },
-  }));
-  try {
-    await PendingCapture.bulkWrite(ops, { ordered: false });
-  } catch (err) {
-    // concurrent upserts of one lead's marker race on `_id`: one of them wrote it, which is all we need
-    const errors = (err as { writeErrors?: { code?: number }[] }).writeErrors ?? [];
-    if (errors.length === 0 || errors.some((e) => e.code !== 11000)) throw err;
-  }
+  const docs = [...new Map(payloads.map((p) => [p.leadId, { _id: p.leadId, payload: p, at }])).values()];
+  await insertManyRefusingDuplicates(PendingCapture.collection, docs);
 }
 
 /** The lead-captured job for this lead was processed. */

@@ -8,7 +8,13 @@ import { Contact } from '../crm/index.js';
 import { Suppression, emailHash } from '../suppression/index.js';
 import { recordEvents, type NewEvent } from './lead-events.service.js';
 import { captureJobId, markCapturesPending } from './capture-reconcile.service.js';
-import { landLeads, previewLanding, type Group, type Landing } from './capture-landing.service.js';
+import {
+  landLeads,
+  previewLanding,
+  type Group,
+  type Landing,
+  type PendingEntry,
+} from './capture-landing.service.js';
 import type { LeadInput } from './lead.schemas.js';
 import { Lead } from './lead.model.js';
 import { combineInputs, normalizeLeadInput, type NormalizedLead } from './normalize-input.js';
@@ -46,11 +52,12 @@ const eventType: Record<CaptureVia, string> = { form: 'form_submit', import: 'im
  * The one capture path for forms, the API and imports, in five steps:
  * 1. normalise every input and group the batch by email (the first input wins, later ones fill gaps);
  * 2. look up contacts and earlier suppressions of these addresses, alongside the writes;
- * 3. land each email on its lead: claim the address in the email registry, then create the lead
- *    under the claimed id, or fill the existing lead's empty fields (`capture-landing.service.ts`);
+ * 3. land each email on its lead: claim the address in the email registry, mark the capture
+ *    pending, then create the lead under the claimed id, or fill the existing lead's empty fields
+ *    (`capture-landing.service.ts`);
  * 4. answer per input, in input order;
  * 5. announce: flag returning contacts and unsubscribed people, suppress opt-outs, record one event
- *    per input, mark the captures pending, and only then enqueue one `lead-captured` job per lead.
+ *    per input, and only then enqueue one `lead-captured` job per lead.
  */
 export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Promise<CaptureResult[]> {
   if (inputs.length === 0) return [];
@@ -59,7 +66,12 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
   const groups = groupByEmail(normalized);
   const keys = [...groups.keys()];
   const people = lookUpPeople(keys);
-  const landing = ctx.dryRun ? await previewLanding(keys) : await landLeads(groups, now);
+  const markPending = (entries: PendingEntry[]) =>
+    markCapturesPending(
+      entries.map((e) => capturedPayload(ctx, groups.get(e.key)!, e.leadId, e.created)),
+      now,
+    );
+  const landing = ctx.dryRun ? await previewLanding(keys) : await landLeads(groups, { now, markPending });
   const contactByKey = await people.contacts();
   const results = resultsInInputOrder(inputs.length, groups, landing, contactByKey);
   if (ctx.dryRun) return results;
@@ -145,12 +157,13 @@ type Captured = {
  */
 async function announceCapture(c: Captured, people: People): Promise<void> {
   const keys = [...c.groups.keys()];
-  const payloads = keys.map((k) => capturedPayload(c, k));
+  const payloads = keys.map((k) =>
+    capturedPayload(c.ctx, c.groups.get(k)!, c.landing.leadIdByKey.get(k)!, c.landing.createdKeys.has(k)),
+  );
   await Promise.all([
     flagLeads(c, await people.suppressed()),
     suppressOptOuts(keys.filter((k) => c.groups.get(k)!.lead.emailOptOut)),
     recordEvents([...submissionEvents(c), ...optOutEvents(c)]),
-    markCapturesPending(payloads, c.now),
   ]);
   // an existing lead that opted out leaves the sequences it is in (new enrollments refuse it)
   const optedOut = payloads.filter((p, i) => !p.created && c.groups.get(keys[i]!)!.lead.emailOptOut);
@@ -166,14 +179,20 @@ async function announceCapture(c: Captured, people: People): Promise<void> {
   ]);
 }
 
-function capturedPayload(c: Captured, key: string): Payload<'lead-captured'> {
-  const source = c.groups.get(key)!.lead.source;
+/** The lead-captured job of one email: ids and keys only. */
+function capturedPayload(
+  ctx: CaptureContext,
+  group: Group,
+  leadId: string,
+  created: boolean,
+): Payload<'lead-captured'> {
+  const source = group.lead.source;
   return {
-    leadId: c.landing.leadIdByKey.get(key)!,
-    via: c.ctx.via,
-    created: c.landing.createdKeys.has(key),
-    ...(c.ctx.formId ? { formId: c.ctx.formId } : {}),
-    ...(c.ctx.sequenceKey ? { sequenceKey: c.ctx.sequenceKey } : {}),
+    leadId,
+    via: ctx.via,
+    created,
+    ...(ctx.formId ? { formId: ctx.formId } : {}),
+    ...(ctx.sequenceKey ? { sequenceKey: ctx.sequenceKey } : {}),
     ...(source ? { source } : {}),
   };
 }

@@ -1,8 +1,8 @@
 import mongoose, { Schema } from 'mongoose';
 
 /**
- * A capture whose `lead-captured` job has not been processed yet: written before the job is
- * enqueued, deleted by the job's processor. What is left here after a minute lost its job (Redis
+ * A capture whose `lead-captured` job has not been processed yet: written before the lead is
+ * created or filled (so no lead is ever written without it), deleted by the job's processor. What is left here after a minute lost its job (Redis
  * refused the enqueue, the process died) and the reconciler enqueues it again. The collection only
  * holds captures in flight, so the reconciler's query stays cheap however many leads exist.
  */
