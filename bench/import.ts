@@ -19,23 +19,30 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { parse } from 'csv-parse';
 import mongoose from 'mongoose';
-import { loadConfig } from '../src/config.js';
+
 import { createLogger } from '../src/lib/logger.js';
 import { ensureLocalServices } from '../src/lib/local-services.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
-import { importCsv, mapHeader, readCsv, rowEventKey } from '../src/modules/imports/index.js';
-import { toLeadInput } from '../src/modules/imports/imports.schemas.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
+import { importCsv, mapHeader, readCsv, rowEventKey, toLeadInput } from '../src/modules/imports/index.js';
+import { benchArgs, benchConfig, deleteQueueKeys } from './helpers.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const rows = arg('rows', 1_000_000);
-const dbRows = Math.min(arg('db-rows', rows), rows);
-const upsertRows = Math.min(arg('upsert-rows', 200), dbRows);
-const batchSize = arg('batch', 1000);
+const args = benchArgs(
+  `CSV import throughput and memory: csv-parse alone, leadflow's reader and validation, a raw driver
+bulk insert and upsert, and the real importCsv pipeline, over generated files (same run).
+
+usage: npx tsx bench/import.ts [options]`,
+  {
+    rows: { default: 1_000_000, help: 'rows in the generated file (parsing and validation)' },
+    'db-rows': { default: 0, help: 'rows written to the database (0: all of --rows)' },
+    'upsert-rows': { default: 200, help: 'rows of the raw upsert baseline' },
+    batch: { default: 1000, help: 'rows per captureLeads call' },
+  },
+);
+const rows = args.rows;
+const dbRows = Math.min(args['db-rows'] || rows, rows);
+const upsertRows = Math.min(args['upsert-rows'], dbRows);
+const batchSize = args.batch;
 const stamp = Date.now().toString(36);
 const file = path.join(tmpdir(), `leadflow-bench-${stamp}.csv`);
 const dbFile = path.join(tmpdir(), `leadflow-bench-${stamp}-db.csv`);
@@ -127,7 +134,10 @@ async function main() {
   });
   const dbInput = dbRows === rows ? file : dbFile;
 
-  const base = loadConfig({ ...process.env, LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-import-${stamp}` });
+  const base = benchConfig(
+    { LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-import-${stamp}` },
+    { sharedServers: false },
+  );
   const logger = createLogger('warn', 'bench');
   const config = await ensureLocalServices(base, logger);
   const rt = await connectRuntime(config, logger, { dbName: `bench_import_raw_${stamp}` });

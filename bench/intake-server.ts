@@ -10,16 +10,22 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import mongoose from 'mongoose';
-import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.js';
-import { loadConfig, type ReadyConfig } from '../src/config.js';
+import type { ReadyConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { putForm } from '../src/modules/forms/index.js';
+import { benchArgs, benchConfig, deleteQueueKeys } from './helpers.js';
 
-const mode = process.argv[2];
-const mongodbUri = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27027/';
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
+const { positionals } = benchArgs(
+  `One target of bench/intake.ts (started by it): echo | upsert | api. Prints READY <port>.
+
+usage: npx tsx bench/intake-server.ts echo|upsert|api`,
+  {},
+);
+const mode = positionals[0];
+const shared = benchConfig() as ReadyConfig;
+const mongodbUri = shared.mongodbUri;
 const id = randomBytes(4).toString('hex');
 const dbName = `bench_intake_${id}`;
 const queuePrefix = `bench-${id}`;
@@ -50,12 +56,9 @@ if (mode === 'echo') {
     await mongoose.disconnect();
   };
 } else if (mode === 'api') {
-  const config = loadConfig({
-    ...process.env,
+  const config = benchConfig({
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    MONGODB_URI: mongodbUri,
-    REDIS_URL: redisUrl,
     QUEUE_PREFIX: queuePrefix,
     RATE_LIMIT_PUBLIC: '100000000',
   }) as ReadyConfig;
@@ -65,10 +68,7 @@ if (mode === 'echo') {
   app.use(api);
   cleanup = async () => {
     await mongoose.connection.db!.dropDatabase();
-    const redis = new Redis(redisUrl);
-    const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 1000 });
-    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
-    redis.disconnect();
+    await deleteQueueKeys(config.redisUrl, queuePrefix);
   };
 } else {
   process.stderr.write('usage: intake-server.ts echo|upsert|api\n');

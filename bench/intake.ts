@@ -2,7 +2,7 @@
  * Intake throughput: form submissions per second on one API process, against a bare express JSON
  * echo and a raw driver upsert, all measured in this run on this machine.
  *
- *   npx tsx bench/intake.ts            (BENCH_SECONDS=8 BENCH_CONCURRENCY=32 by default)
+ *   npx tsx bench/intake.ts [--seconds 8] [--warmup 2] [--concurrency 32]
  *
  * Each target runs as its own process (bench/intake-server.ts); this process is a bounded load
  * loop over loopback with keep-alive: BENCH_CONCURRENCY requests in flight, each a new email.
@@ -11,10 +11,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { once } from 'node:events';
+import { benchArgs } from './helpers.js';
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 8);
-const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const args = benchArgs(
+  `Intake throughput: POST /f/:formId on one API process against a bare express JSON echo and a raw
+driver upsert, each its own process, measured in this run.
+
+usage: npx tsx bench/intake.ts [options]`,
+  {
+    seconds: { default: 8, help: 'seconds measured per target' },
+    warmup: { default: 2, help: 'seconds of warm-up per target' },
+    concurrency: { default: 32, help: 'requests in flight' },
+  },
+);
+const { seconds, concurrency } = args;
+const warmupSeconds = args.warmup;
 const root = path.resolve(import.meta.dirname, '..');
 
 type Result = { mode: string; requests: number; errors: number; perSecond: number; p50: number; p99: number };

@@ -17,22 +17,30 @@ import { loadConfig, type ReadyConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
-import { renderEmail } from '../src/modules/email/index.js';
-import { EmailSend } from '../src/modules/email/send.model.js';
+import { EmailSend, renderEmail } from '../src/modules/email/index.js';
+import { Lead } from '../src/modules/leads/index.js';
 import { Suppression } from '../src/modules/suppression/index.js';
-import { Lead } from '../src/modules/leads/lead.model.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startEmailWorker } from '../workers/email.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
+import { benchArgs, deleteQueueKeys } from './helpers.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const N = arg('n', 2000);
-const BURST = arg('burst', 10_000);
-const CONCURRENCY = arg('concurrency', 8);
-const BURST_MINUTES = arg('burst-minutes', 5);
+const args = benchArgs(
+  `Sending throughput: sends rendered, tracked and delivered through the email queue and deliverSend
+into a local SMTP sink, against raw pooled nodemailer into the same sink; then how long a burst
+of sends falling due at once takes to drain.
+
+usage: npx tsx bench/send.ts [options]`,
+  {
+    n: { default: 2000, help: 'sends measured against the raw nodemailer baseline' },
+    burst: { default: 10_000, help: 'sends in the burst (fewer when the store is too slow; extrapolated)' },
+    concurrency: { default: 8, help: 'email worker concurrency' },
+    'burst-minutes': { default: 5, help: 'deadline for draining the burst' },
+  },
+);
+const N = args.n;
+const BURST = args.burst;
+const CONCURRENCY = args.concurrency;
+const BURST_MINUTES = args['burst-minutes'];
 const DRAIN_BUDGET_MS = 100_000;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 

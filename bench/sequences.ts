@@ -2,26 +2,34 @@
  * Sequence engine throughput: N leads enrolled into a one-step sequence, each step advanced by the
  * nurture worker (exit checks, send window, EmailSend insert, email job) until N sends exist.
  * Baseline, same run, same servers: N BullMQ jobs whose processor does one raw driver insert, the
- * least I/O a step could cost. Run: `npx tsx bench/sequences.ts [N] [runs]`.
+ * least I/O a step could cost. Run: `npx tsx bench/sequences.ts [--leads 200] [--runs 3]`.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import mongoose from 'mongoose';
-import { loadConfig, type ReadyConfig } from '../src/config.js';
+import type { ReadyConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { runWorker } from '../src/lib/worker.js';
 import { shutdown } from '../src/lib/shutdown.js';
-import { Lead } from '../src/modules/leads/lead.model.js';
-import { emailKey } from '../src/modules/leads/normalize.js';
-import { enrollLead } from '../src/modules/sequences/index.js';
-import { putSequence } from '../src/modules/sequences/sequences.service.js';
+import { emailKey, Lead } from '../src/modules/leads/index.js';
+import { enrollLead, putSequence } from '../src/modules/sequences/index.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startNurtureWorker } from '../workers/nurture.js';
-import { deleteQueueKeys } from '../test/helpers/env.js';
+import { benchArgs, benchConfig, deleteQueueKeys } from './helpers.js';
 
-const N = Number(process.argv[2] ?? 200);
-const RUNS = Number(process.argv[3] ?? 3);
+const args = benchArgs(
+  `Sequence engine throughput: leads enrolled into a one-step sequence and advanced by the nurture
+worker until each has its send, against BullMQ jobs doing one raw insert each (same run).
+
+usage: npx tsx bench/sequences.ts [options]     (the older form \`[leads] [runs]\` still works)`,
+  {
+    leads: { default: 200, help: 'leads enrolled per run' },
+    runs: { default: 3, help: 'runs (the median is reported)' },
+  },
+);
+const N = args.positionals[0] ? Number(args.positionals[0]) : args.leads;
+const RUNS = args.positionals[1] ? Number(args.positionals[1]) : args.runs;
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
@@ -35,10 +43,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main() {
   const id = randomBytes(4).toString('hex');
-  const config = loadConfig({
-    ...process.env,
-    MONGODB_URI: process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27027/leadflow',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6390',
+  const config = benchConfig({
     QUEUE_PREFIX: `bench-${id}`,
     LOG_LEVEL: 'silent',
   }) as ReadyConfig;

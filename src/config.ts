@@ -41,6 +41,42 @@ const urlWith = (protocols: string[]) =>
     { message: `must be a URL (${protocols.join(', ')})` },
   );
 
+const booleanFrom = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = v?.trim().toLowerCase();
+      if (t === undefined || t === '') return def;
+      if (t === 'true' || t === '1') return true;
+      if (t === 'false' || t === '0') return false;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    });
+
+/** A comma-separated list of durations ("5s,5m,30m"), as milliseconds. */
+const durationList = (def: string, maxEntries: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const text = v === undefined || v.trim() === '' ? def : v;
+      const parts = text.split(',').map((p) => p.trim());
+      const ms = parts.map((p) => parseDuration(p));
+      const bad = parts.filter((_p, i) => ms[i] === undefined);
+      if (bad.length > 0 || parts.length > maxEntries) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            bad.length > 0
+              ? `must be comma-separated durations like "5s,5m,2h" (not ${bad.map((b) => JSON.stringify(b)).join(', ')})`
+              : `must list at most ${maxEntries} durations`,
+        });
+        return z.NEVER;
+      }
+      return ms as number[];
+    });
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: intFrom(3000, 0, 65535),
@@ -70,6 +106,21 @@ const envSchema = z.object({
   /** Public endpoints: requests per client per window. */
   RATE_LIMIT_PUBLIC: intFrom(60, 1),
   RATE_LIMIT_WINDOW_SECONDS: intFrom(60, 1),
+  /** Website tracking (`/t/e`, `/t/v`): beacons per client address per window. */
+  RATE_LIMIT_TRACKING: intFrom(600, 1),
+  /** Hosts whose tracked email clicks get a lead token (`lf_t`): comma-separated, `*` for all; unset: none. */
+  TRACKING_DOMAINS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((d) => d.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .refine((list) => list.every((d) => d === '*' || /^[a-z0-9.-]{1,253}$/.test(d)), {
+      message: 'must be comma-separated host names, or *',
+    }),
   /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100),
   WORKER_CONCURRENCY: intFrom(8, 1, 1000),
@@ -90,6 +141,12 @@ const envSchema = z.object({
     .string()
     .refine((v) => parseDuration(v) !== undefined, 'must be a duration like "1d"')
     .default('1d'),
+  /** Delays between webhook delivery attempts: n durations give n + 1 attempts. */
+  WEBHOOK_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h', 50),
+  /** Allow webhook targets on loopback, private, link-local and other non-public addresses. */
+  WEBHOOK_ALLOW_PRIVATE: booleanFrom(false),
+  /** How long one webhook attempt may take (connect, send, answer) before it counts as failed. */
+  WEBHOOK_TIMEOUT_MS: intFrom(10_000, 100, 120_000),
 });
 
 export type Config = {
@@ -112,12 +169,20 @@ export type Config = {
   outboxDir: string;
   templatesDir: string;
   bodyLimitBytes: number;
-  rateLimit: { publicPerWindow: number; windowSeconds: number };
+  rateLimit: { publicPerWindow: number; windowSeconds: number; trackingPerWindow: number };
+  /** hosts whose tracked email clicks carry a lead token to the site (`*`: all); empty: none */
+  trackingDomains: string[];
   shutdownTimeoutMs: number;
   workerConcurrency: number;
   imports: { maxBytes: number; maxLineBytes: number };
   /** global cap on marketing emails per lead; a capped send is deferred, not dropped */
   frequencyCap: { count: number; windowMs: number } | undefined;
+  webhooks: {
+    /** delays between attempts, in ms: attempt n + 1 follows attempt n after retryScheduleMs[n - 1] */
+    retryScheduleMs: number[];
+    allowPrivate: boolean;
+    timeoutMs: number;
+  };
 };
 
 /** Raised when the environment does not parse; the message names every bad key. */
@@ -133,6 +198,17 @@ const rootDir = (() => {
   const up = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   return path.basename(up) === 'dist' ? path.dirname(up) : up;
 })();
+
+/**
+ * Settings from the environment for tools such as the benches: `defaults` fill keys the
+ * environment leaves unset, `overrides` win over both.
+ */
+export function loadConfigWith(
+  overrides: Record<string, string | undefined> = {},
+  defaults: Record<string, string> = {},
+): Config {
+  return loadConfig({ ...defaults, ...process.env, ...overrides });
+}
 
 /** Parses settings once. The only place in leadflow that reads `process.env`. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -180,7 +256,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outboxDir: path.join(dataDir, 'outbox'),
     templatesDir: path.join(rootDir, 'templates'),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    rateLimit: { publicPerWindow: e.RATE_LIMIT_PUBLIC, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
+    rateLimit: {
+      publicPerWindow: e.RATE_LIMIT_PUBLIC,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      trackingPerWindow: e.RATE_LIMIT_TRACKING,
+    },
+    trackingDomains: e.TRACKING_DOMAINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     imports: { maxBytes: e.IMPORT_MAX_BYTES, maxLineBytes: e.IMPORT_MAX_LINE_BYTES },
@@ -188,6 +269,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.FREQUENCY_CAP_COUNT > 0
         ? { count: e.FREQUENCY_CAP_COUNT, windowMs: parseDuration(e.FREQUENCY_CAP_WINDOW)! }
         : undefined,
+    webhooks: {
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
   };
 }
 

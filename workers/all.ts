@@ -6,6 +6,8 @@ import { startLeadCapturedWorker } from './lead-captured.js';
 import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
+import { startWebhookWorker } from './webhook.js';
+import { startScoringWorker } from './scoring.js';
 
 /** Every worker kind in one process (`npm run start:workers`); run the files apart to scale one kind. */
 export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
@@ -14,6 +16,8 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   nurture: startNurtureWorker,
   'lead-captured': startLeadCapturedWorker,
   'lead-suppressed': startLeadSuppressedWorker,
+  webhook: startWebhookWorker,
+  scoring: startScoringWorker,
 };
 
 export function startWorkers(rt: Runtime): Worker[] {

@@ -12,7 +12,17 @@ import type { Logger } from './logger.js';
 
 /** Turns zod issues into API.md's `details`. */
 export function zodDetails(error: z.ZodError): ErrorDetail[] {
-  return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+  return error.issues.flatMap((i) => {
+    const at = i.path.map(String);
+    // a strict schema's unknown keys: one detail per key, named by its own path
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => ({
+        path: [...at, k].join('.'),
+        message: 'is not a known field or parameter',
+      }));
+    }
+    return [{ path: at.join('.') || '(body)', message: i.message }];
+  });
 }
 
 /** Parses `input` with `schema` or throws 400 validation_failed naming every bad field. */

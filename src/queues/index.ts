@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { createClientRedis } from '../lib/redis.js';
 
@@ -46,7 +46,21 @@ export const payloadSchemas = {
   }),
   [QueueName.nurture]: z.object({ enrollmentId: objectId }),
   [QueueName.email]: z.object({ sendId: objectId }),
-  [QueueName.scoring]: z.object({ eventIds: z.array(objectId).min(1).max(1000) }),
+  /**
+   * scoring's jobs: recorded events to score; leads to recompute (score from the ledger, grade);
+   * one chunk of a decay pass; a rescoring run after a rule change
+   */
+  [QueueName.scoring]: z.union([
+    z.strictObject({ eventIds: z.array(objectId).min(1).max(1000) }),
+    z.strictObject({ leadIds: z.array(objectId).min(1).max(1000) }),
+    z.strictObject({
+      decay: z.strictObject({
+        passId: z.string().min(1).max(100),
+        leadIds: z.array(objectId).min(1).max(5000),
+      }),
+    }),
+    z.strictObject({ rescore: z.strictObject({ version: z.number().int().min(1) }) }),
+  ]),
   [QueueName.qualification]: z.object({ leadId: objectId }),
   /** a HandoffRequest `_id`: `<leadId>:<cycle>` */
   [QueueName.handoff]: z.object({
@@ -139,6 +153,21 @@ export async function queueDepths(): Promise<Record<string, Record<string, numbe
     out[name] = await getQueue(name).getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized');
   }
   return out;
+}
+
+/**
+ * Deletes every Redis key of one install's queues (`queuePrefix`): tests and benches clean up after
+ * themselves with it. Never call it on a prefix that live workers use.
+ */
+export async function deleteQueueKeys(redisUrl: string, queuePrefix: string): Promise<void> {
+  // an offline queue, unlike the fail-fast producer: the scan may start before the connection is up
+  const redis = new Redis(redisUrl);
+  try {
+    const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function closeQueues(): Promise<void> {

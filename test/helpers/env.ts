@@ -12,7 +12,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { connectRuntime, type Runtime } from '../../src/lib/runtime.js';
 import { shutdown } from '../../src/lib/shutdown.js';
 import { createApiKey, type Role } from '../../src/modules/admin/index.js';
-import { Redis } from 'ioredis';
+import { deleteQueueKeys } from '../../src/queues/index.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -74,12 +74,4 @@ export function useTestEnv(overrides: Record<string, string> = {}): TestEnv {
   return env;
 }
 
-export async function deleteQueueKeys(redisUrl: string, queuePrefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    const stream = redis.scanStream({ match: `*${queuePrefix}*`, count: 500 });
-    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
-  } finally {
-    redis.disconnect();
-  }
-}
+export { deleteQueueKeys };

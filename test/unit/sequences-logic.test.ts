@@ -9,7 +9,7 @@ import {
   reenrollAllowed,
 } from '../../src/modules/sequences/sequences.logic.js';
 import { sequenceDefinitionSchema } from '../../src/modules/sequences/sequences.schemas.js';
-import { stepContent } from '../../src/modules/sequences/sequences.service.js';
+import { stepContent } from '../../src/modules/sequences/index.js';
 
 const weekdays = { days: [1, 2, 3, 4, 5], from: '09:00', to: '17:00', timezone: 'lead' };
 

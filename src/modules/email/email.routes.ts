@@ -3,9 +3,12 @@ import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
 import { notFound } from '../../lib/errors.js';
 import { parseInput } from '../../lib/http.js';
 import { rateLimit } from '../../lib/rate-limit.js';
+import { clock } from '../../lib/clock.js';
 import { allow } from '../admin/index.js';
+import { signLeadToken, wantsLeadToken, withLeadToken } from '../events/index.js';
 import { suppressionInput } from './email.schemas.js';
-import { recordClick, recordOpen, suppressAddress, unsubscribeBySend } from './email.service.js';
+import { suppressAddress } from './email.service.js';
+import { recordClick, recordOpen, unsubscribeBySend } from './tracking.service.js';
 import { renderPage } from './pages.js';
 import { verifyToken, type TokenPayload } from './tokens.js';
 
@@ -27,7 +30,8 @@ function tokenOf<K extends TokenPayload['kind']>(
   return payload?.kind === kind ? (payload as Extract<TokenPayload, { kind: K }>) : undefined;
 }
 
-function publicRoutes(app: express.Express, deps: AppDeps): void {
+/** Tracking gets a wider per-client allowance than the unsubscribe pages. */
+function limiters(deps: AppDeps) {
   const { config, logger } = deps;
   const limiter = (name: string, limit: number) =>
     rateLimit({
@@ -37,22 +41,22 @@ function publicRoutes(app: express.Express, deps: AppDeps): void {
       windowSeconds: config.rateLimit.windowSeconds,
       logger,
     });
-  // Mail providers fetch images and scan links from a few proxy addresses, so tracking gets a
-  // wider per-client allowance than the unsubscribe pages.
-  const trackLimit = limiter('track', config.rateLimit.publicPerWindow * 10);
-  const pageLimit = limiter('unsub', config.rateLimit.publicPerWindow);
-  const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 });
-
-  const sendPage = async (
-    res: Response,
-    status: number,
-    name: Parameters<typeof renderPage>[1],
-    title: string,
-    ctx = {},
-  ) => {
-    const html = await renderPage(config.templatesDir, name, title, ctx);
-    res.status(status).type('html').setHeader('Cache-Control', 'no-store').send(html);
+  // Mail providers fetch images and scan links from a few proxy addresses.
+  return {
+    trackLimit: limiter('track', config.rateLimit.publicPerWindow * 10),
+    pageLimit: limiter('unsub', config.rateLimit.publicPerWindow),
   };
+}
+
+function publicRoutes(app: express.Express, deps: AppDeps): void {
+  trackingRoutes(app, deps);
+  unsubscribeRoutes(app, deps);
+}
+
+/** The open pixel and tracked links. */
+function trackingRoutes(app: express.Express, deps: AppDeps): void {
+  const { config, logger } = deps;
+  const { trackLimit } = limiters(deps);
 
   app.get(
     '/t/o/:token',
@@ -77,13 +81,36 @@ function publicRoutes(app: express.Express, deps: AppDeps): void {
       const t = tokenOf(deps, req, 'click');
       if (!t) throw notFound('link');
       // the person reaches the link even if recording fails
-      await recordClick(t.sendId, t.url).catch((err: unknown) =>
-        logger.error({ err }, 'recording a click failed'),
-      );
+      const leadId = await recordClick(t.sendId, t.url).catch((err: unknown) => {
+        logger.error({ err }, 'recording a click failed');
+        return undefined;
+      });
+      // on the operator's own sites, the click makes the visitor known as the lead (website tracking)
+      const to =
+        leadId && wantsLeadToken(t.url, config.trackingDomains)
+          ? withLeadToken(t.url, signLeadToken(deps.trackingSecret, leadId, clock.now().getTime()))
+          : t.url;
       res.setHeader('Cache-Control', 'no-store');
-      res.redirect(302, t.url);
+      res.redirect(302, to);
     }),
   );
+}
+
+/** The unsubscribe page and its confirm / one-click POST. */
+function unsubscribeRoutes(app: express.Express, deps: AppDeps): void {
+  const { config } = deps;
+  const { pageLimit } = limiters(deps);
+  const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 });
+  const sendPage = async (
+    res: Response,
+    status: number,
+    name: Parameters<typeof renderPage>[1],
+    title: string,
+    ctx = {},
+  ) => {
+    const html = await renderPage(config.templatesDir, name, title, ctx);
+    res.status(status).type('html').setHeader('Cache-Control', 'no-store').send(html);
+  };
 
   app.get(
     '/u/:token',

@@ -8,10 +8,10 @@ import { isDuplicateKey } from '../../lib/mongo.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { enqueue, enqueueBulk, getQueue, QueueName } from '../../queues/index.js';
 import { recordEvent } from '../events/index.js';
-import { Lead } from '../leads/index.js';
+import { Lead, type LeadDoc } from '../leads/index.js';
 import { emailKey, isSuppressed, suppressEmail, type SuppressionReason } from '../suppression/index.js';
 import { classifySmtpError } from './delivery.js';
-import { headerSafe, renderEmail } from './render.js';
+import { headerSafe, renderEmail, type RenderLead } from './render.js';
 import { SendClaim } from './send-claim.model.js';
 import { EmailSend, type SendDoc, type SendStatus } from './send.model.js';
 
@@ -46,7 +46,8 @@ export async function suppressAddress(
   return { created, leadIds: leads.map((l) => String(l._id)) };
 }
 
-function eventProperties(send: Pick<SendDoc, '_id' | 'sequenceKey' | 'stepId' | 'variant'>) {
+/** What every email event records about its send. */
+export function eventProperties(send: Pick<SendDoc, '_id' | 'sequenceKey' | 'stepId' | 'variant'>) {
   return {
     sendId: String(send._id),
     sequenceKey: send.sequenceKey ?? null,
@@ -109,11 +110,41 @@ export async function deliverSend(
 
 const sendOutcomes = counter('leadflow_email_deliveries_total', 'email deliveries by outcome', ['status']);
 
-async function deliverOnce(
-  rt: DeliveryRuntime,
+type Outcome = { status: SendStatus | 'missing' };
+type DeliveryLead = Pick<LeadDoc, '_id' | 'email' | 'firstName' | 'lastName'> & RenderLead;
+
+/** The steps of one delivery: guard, claim, render, send, then record what the server answered. */
+async function deliverOnce(rt: DeliveryRuntime, sendId: string, log: Logger): Promise<Outcome> {
+  const ready = await guardSend(sendId, log);
+  if ('status' in ready) return ready;
+  const { send, lead } = ready;
+  if ((await claimSend(send._id)) === 'taken') {
+    await setStatus(send._id, 'unknown', { error: 'already claimed by an earlier attempt' }, [
+      'pending',
+      'sending',
+    ]);
+    log.warn({ sendId }, 'send already claimed: outcome unknown, not sent again');
+    return { status: 'unknown' };
+  }
+  await EmailSend.updateOne({ _id: send._id }, { $set: { status: 'sending' }, $inc: { attempts: 1 } });
+  const rendered = await renderClaimed(rt, send, lead, log);
+  if (!rendered) return { status: 'failed' };
+  try {
+    await transmit(rt, send, lead, rendered);
+    return { status: 'sent' };
+  } catch (err) {
+    return recordSmtpFailure(rt, send, lead, err, log);
+  }
+}
+
+/**
+ * The guard: only a pending send for a live, mailable lead goes on. A send found `sending` means an
+ * earlier attempt stopped mid-send: it becomes `unknown`, never sent again.
+ */
+async function guardSend(
   sendId: string,
   log: Logger,
-): Promise<{ status: SendStatus | 'missing' }> {
+): Promise<Outcome | { send: SendDoc; lead: DeliveryLead }> {
   const send = await EmailSend.findById(sendId).lean<SendDoc>();
   if (!send) {
     log.warn({ sendId }, 'send not found; nothing to do');
@@ -125,8 +156,7 @@ async function deliverOnce(
     return { status: 'unknown' };
   }
   if (send.status !== 'pending') return { status: send.status };
-
-  const lead = await Lead.findById(send.leadId).lean();
+  const lead = await Lead.findById(send.leadId).lean<LeadDoc>();
   if (!lead || lead.mergedInto) {
     await setStatus(send._id, 'skipped', { error: lead ? 'lead was merged' : 'lead not found' }, ['pending']);
     return { status: 'skipped' };
@@ -135,26 +165,19 @@ async function deliverOnce(
     await setStatus(send._id, 'suppressed', { error: 'address is unsubscribed or suppressed' }, ['pending']);
     return { status: 'suppressed' };
   }
+  return { send, lead: lead as DeliveryLead };
+}
 
-  if ((await claimSend(send._id)) === 'taken') {
-    await setStatus(send._id, 'unknown', { error: 'already claimed by an earlier attempt' }, [
-      'pending',
-      'sending',
-    ]);
-    log.warn({ sendId }, 'send already claimed: outcome unknown, not sent again');
-    return { status: 'unknown' };
-  }
-  await EmailSend.updateOne({ _id: send._id }, { $set: { status: 'sending' }, $inc: { attempts: 1 } });
+/** Status first, claim last: a crash in between leaves a claim, which reads as unknown (safe). */
+async function releaseClaim(send: SendDoc, err: unknown): Promise<void> {
+  await setStatus(send._id, 'pending', { error: errorText(err) });
+  await SendClaim.deleteOne({ _id: send._id });
+}
 
-  const release = async (err: unknown) => {
-    // status first, claim last: a crash in between leaves a claim, which reads as unknown (safe)
-    await setStatus(send._id, 'pending', { error: errorText(err) });
-    await SendClaim.deleteOne({ _id: send._id });
-  };
-
-  let rendered;
+/** Renders a claimed send; a permanent render error fails it, a transient one releases it and throws. */
+async function renderClaimed(rt: DeliveryRuntime, send: SendDoc, lead: DeliveryLead, log: Logger) {
   try {
-    rendered = await renderEmail(rt, {
+    return await renderEmail(rt, {
       lead,
       content: send.content ?? { subject: '' },
       sendId: String(send._id),
@@ -163,139 +186,78 @@ async function deliverOnce(
   } catch (err) {
     if (err instanceof AppError && err.status < 500) {
       await setStatus(send._id, 'failed', { error: errorText(err) });
-      log.error({ sendId, err }, 'send cannot be rendered');
-      return { status: 'failed' };
+      log.error({ sendId: String(send._id), err }, 'send cannot be rendered');
+      return undefined;
     }
-    await release(err);
+    await releaseClaim(send, err);
     throw err;
   }
+}
 
+/** The SMTP call, then the send marked sent and its `email_sent` event. */
+async function transmit(
+  rt: DeliveryRuntime,
+  send: SendDoc,
+  lead: DeliveryLead,
+  rendered: Awaited<ReturnType<typeof renderEmail>>,
+): Promise<void> {
   const { 'Message-ID': messageId, ...headers } = rendered.headers;
   const name = headerSafe([lead.firstName, lead.lastName].filter(Boolean).join(' '), 200);
-  try {
-    const info = await rt.mailer.send({
-      from: rt.config.mailFrom,
-      to: name ? { name, address: lead.email } : lead.email,
-      subject: rendered.subject,
-      html: rendered.html,
-      text: rendered.text,
-      headers,
-      messageId,
-    });
-    const sentAt = clock.now();
-    // independent writes: one round trip of latency instead of two
-    await Promise.all([
-      setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null }),
-      recordEvent({
-        leadId: lead._id,
-        type: 'email_sent',
-        occurredAt: sentAt,
-        properties: eventProperties(send),
-        key: `email_sent:${String(send._id)}`,
-      }),
-    ]);
-    return { status: 'sent' };
-  } catch (err) {
-    const kind = classifySmtpError(err, rt.mailer.kind);
-    log.warn({ sendId, err, kind }, 'smtp send failed');
-    switch (kind) {
-      case 'retry':
-        await release(err);
-        throw err;
-      case 'bounce':
-        await setStatus(send._id, 'bounced', { error: errorText(err) });
-        await suppressEmail(lead.email, 'bounce');
-        await recordEvent({
-          leadId: lead._id,
-          type: 'email_bounce',
-          properties: { ...eventProperties(send), bounce: 'hard' },
-          key: `email_bounce:${String(send._id)}`,
-        });
-        await afterSuppression(lead._id, 'bounce');
-        return { status: 'bounced' };
-      case 'rejected':
-        await setStatus(send._id, 'failed', { error: errorText(err) });
-        return { status: 'failed' };
-      default:
-        await setStatus(send._id, 'unknown', { error: errorText(err) });
-        return { status: 'unknown' };
-    }
-  }
-}
-
-/** Loads a send for tracking; undefined when it no longer exists (erased lead). */
-async function trackedSend(sendId: string) {
-  return EmailSend.findById(sendId, { leadId: 1, sequenceKey: 1, stepId: 1, variant: 1, openedAt: 1 }).lean<
-    Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant' | 'openedAt'>
-  >();
-}
-
-/**
- * Records a tracking event; the first of its kind for a send gets a deterministic key, so the
- * unique index (not a conditional update, which FerretDB does not make atomic) tells whether this
- * is the first. Returns whether it was.
- */
-async function recordTracking(
-  send: Pick<SendDoc, '_id' | 'leadId' | 'sequenceKey' | 'stepId' | 'variant'>,
-  type: 'email_open' | 'email_click',
-  at: Date,
-  extra: Record<string, unknown> = {},
-): Promise<boolean> {
-  const event = {
-    leadId: send.leadId,
-    type,
-    occurredAt: at,
-    properties: { ...eventProperties(send), ...extra },
-  };
-  const first = await recordEvent({ ...event, key: `${type}:${String(send._id)}:first` });
-  if (first) return true;
-  await recordEvent(event);
-  return false;
-}
-
-/** The open pixel fired: the event is recorded every time, `openedAt` once (the first open). */
-export async function recordOpen(sendId: string): Promise<boolean> {
-  const send = await trackedSend(sendId);
-  if (!send) return false;
-  const now = clock.now();
-  if (await recordTracking(send, 'email_open', now)) {
-    await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
-  }
-  return true;
-}
-
-/** A tracked link was followed: `clickedAt` once; a click proves an open too (images are often blocked). */
-export async function recordClick(sendId: string, url: string): Promise<boolean> {
-  const send = await trackedSend(sendId);
-  if (!send) return false;
-  const now = clock.now();
-  if (await recordTracking(send, 'email_click', now, { url })) {
-    await EmailSend.updateOne({ _id: send._id }, { $set: { clickedAt: now } });
-  }
-  // read-then-write by `_id`: a filter on `_id` alone stays an index lookup on every server
-  if (!send.openedAt) await EmailSend.updateOne({ _id: send._id }, { $set: { openedAt: now } });
-  return true;
-}
-
-/**
- * Unsubscribes the recipient of a send: suppression, `lead.unsubscribed`, an `unsubscribe` event
- * (once per send) and afterSuppression. Repeating it changes nothing more.
- */
-export async function unsubscribeBySend(sendId: string): Promise<{ found: boolean }> {
-  const send = await trackedSend(sendId);
-  if (!send) return { found: false };
-  const lead = await Lead.findById(send.leadId, { email: 1 }).lean();
-  if (!lead) return { found: false };
-  await suppressEmail(lead.email, 'unsubscribe');
-  await Lead.updateOne({ _id: lead._id }, { $set: { unsubscribed: true } });
-  await recordEvent({
-    leadId: lead._id,
-    type: 'unsubscribe',
-    properties: eventProperties(send),
-    key: `unsubscribe:${sendId}`,
+  const info = await rt.mailer.send({
+    from: rt.config.mailFrom,
+    to: name ? { name, address: lead.email } : lead.email,
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    headers,
+    messageId,
   });
-  await afterSuppression(lead._id, 'unsubscribe');
-  return { found: true };
+  const sentAt = clock.now();
+  // independent writes: one round trip of latency instead of two
+  await Promise.all([
+    setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null }),
+    recordEvent({
+      leadId: lead._id,
+      type: 'email_sent',
+      occurredAt: sentAt,
+      properties: eventProperties(send),
+      key: `email_sent:${String(send._id)}`,
+    }),
+  ]);
+}
+
+/** What the server's refusal means: retry later (throws), a hard bounce, a rejection, or unknown. */
+async function recordSmtpFailure(
+  rt: DeliveryRuntime,
+  send: SendDoc,
+  lead: DeliveryLead,
+  err: unknown,
+  log: Logger,
+): Promise<Outcome> {
+  const kind = classifySmtpError(err, rt.mailer.kind);
+  log.warn({ sendId: String(send._id), err, kind }, 'smtp send failed');
+  switch (kind) {
+    case 'retry':
+      await releaseClaim(send, err);
+      throw err;
+    case 'bounce':
+      await setStatus(send._id, 'bounced', { error: errorText(err) });
+      await suppressEmail(lead.email, 'bounce');
+      await recordEvent({
+        leadId: lead._id,
+        type: 'email_bounce',
+        properties: { ...eventProperties(send), bounce: 'hard' },
+        key: `email_bounce:${String(send._id)}`,
+      });
+      await afterSuppression(lead._id, 'bounce');
+      return { status: 'bounced' };
+    case 'rejected':
+      await setStatus(send._id, 'failed', { error: errorText(err) });
+      return { status: 'failed' };
+    default:
+      await setStatus(send._id, 'unknown', { error: errorText(err) });
+      return { status: 'unknown' };
+  }
 }
 
 /**

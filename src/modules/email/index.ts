@@ -6,15 +6,8 @@ export {
   type RenderedEmail,
 } from './render.js';
 export { signToken, verifyToken, type TokenPayload } from './tokens.js';
-export {
-  deliverSend,
-  suppressAddress,
-  afterSuppression,
-  reconcileSends,
-  recordOpen,
-  recordClick,
-  unsubscribeBySend,
-} from './email.service.js';
+export { deliverSend, suppressAddress, afterSuppression, reconcileSends } from './email.service.js';
+export { recordOpen, recordClick, unsubscribeBySend } from './tracking.service.js';
 export { emailRoutes } from './email.routes.js';
 export { EmailSend, sendStatuses, type SendStatus, type SendDoc } from './send.model.js';
 export { emailProcessor } from './email.jobs.js';

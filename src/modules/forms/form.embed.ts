@@ -1,3 +1,4 @@
+import { campaignParams } from '../events/index.js';
 import type { ErrorDetail } from '../../lib/errors.js';
 
 /** Escapes text for HTML content and quoted attribute values. */
@@ -53,10 +54,12 @@ export function renderEmbed(form: EmbedForm, publicUrl: string, renderedAtMs?: n
     ...rows,
     `  <div style="position:absolute;left:-10000px" aria-hidden="true"><input type="text" name="${e(form.honeypot)}" tabindex="-1" autocomplete="off"></div>`,
     `  <input type="hidden" name="_ts" value="${renderedAtMs === undefined ? '' : String(renderedAtMs)}">`,
+    `  <input type="hidden" name="lf_vid" value="">`,
     `  <button type="submit">Send</button>`,
     `  <p data-leadflow-result role="status"></p>`,
     `</form>`,
     `<script src="${e(publicUrl)}/f/embed.js" async></script>`,
+    `<script src="${e(publicUrl)}/t/js" async></script>`,
   ].join('\n');
 }
 
@@ -65,11 +68,47 @@ export function renderEmbed(form: EmbedForm, publicUrl: string, renderedAtMs?: n
  * textContent (never HTML). Served from our origin, so a strict CSP still allows it.
  */
 export const embedScript = `(function () {
+  var nav = window.navigator || {};
+  var optedOut = nav.globalPrivacyControl === true || nav.doNotTrack === '1' || nav.doNotTrack === 'yes' ||
+    window.doNotTrack === '1' || nav.msDoNotTrack === '1';
+  var CAMPAIGN = ${JSON.stringify(campaignParams)};
+  function stored(k) {
+    try { var v = window.localStorage.getItem(k); if (v) return v; } catch (e) {}
+    var m = document.cookie.match(new RegExp('(?:^|; )' + k + '=([^;]*)'));
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  function hidden(form, name, value) {
+    var i = form.querySelector('input[name="' + name + '"]');
+    if (!i) { i = document.createElement('input'); i.type = 'hidden'; i.name = name; form.appendChild(i); }
+    i.value = value;
+  }
+  function plain(u) { try { var x = new URL(u); return x.origin + x.pathname; } catch (e) { return ''; } }
+  // website tracking (unless the browser opted out): the visitor id and the campaign of this visit,
+  // or of the last campaign landing the tracking snippet remembered (30 days at most)
+  function tracking(form) {
+    if (optedOut) return;
+    var vid = stored('lf_vid');
+    if (vid) hidden(form, 'lf_vid', vid);
+    var q = new URLSearchParams(location.search), attr = null;
+    if (CAMPAIGN.some(function (k) { return q.get(k); })) {
+      attr = { lf_page: location.origin + location.pathname, lf_ref: plain(document.referrer) };
+      CAMPAIGN.forEach(function (k) { var v = q.get(k); if (v) attr[k] = v; });
+    } else {
+      try { attr = JSON.parse(stored('lf_attr') || 'null'); } catch (e) { attr = null; }
+      if (!attr || !(attr.at > Date.now() - 30 * 864e5)) attr = null;
+    }
+    if (!attr) return;
+    CAMPAIGN.concat(['lf_page', 'lf_ref']).forEach(function (k) {
+      if (typeof attr[k] === 'string' && attr[k]) hidden(form, k, attr[k].slice(0, k.indexOf('lf_') === 0 ? 2048 : 200));
+    });
+  }
   var forms = document.querySelectorAll('form[data-leadflow-form]');
   Array.prototype.forEach.call(forms, function (form) {
     var ts = form.querySelector('input[name="_ts"]');
     if (ts && !ts.value) ts.value = String(Date.now());
+    tracking(form);
     form.addEventListener('submit', function (ev) {
+      tracking(form);
       if (!window.fetch) return;
       ev.preventDefault();
       var out = form.querySelector('[data-leadflow-result]');

@@ -150,6 +150,7 @@ export const formRoutes: AreaRoutes = {
         const out = await submitForm(form, body as Record<string, unknown>, {
           origin: req.get('Origin'),
           userAgent: req.get('User-Agent'),
+          trackingSecret: deps.trackingSecret,
         });
         if (wantsHtml(req)) {
           if (out.redirect) res.redirect(303, out.redirect);

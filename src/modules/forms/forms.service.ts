@@ -3,6 +3,7 @@ import { clock } from '../../lib/clock.js';
 import { notFound, validationFailed, type ErrorDetail } from '../../lib/errors.js';
 import { zodDetails } from '../../lib/http.js';
 import { counter } from '../../lib/metrics.js';
+import { campaignFrom, trackFormSubmission } from '../events/index.js';
 import { captureLead, leadInputSchema } from '../leads/index.js';
 import { renderEmbed } from './form.embed.js';
 import { Form, type FormDoc } from './form.model.js';
@@ -103,7 +104,7 @@ export type SubmissionOutcome = {
 export async function submitForm(
   form: FormDoc,
   body: Record<string, unknown>,
-  meta: { origin?: string; userAgent?: string },
+  meta: { origin?: string; userAgent?: string; trackingSecret: string },
 ): Promise<SubmissionOutcome> {
   const rules = {
     fields: form.fields as never,
@@ -128,6 +129,8 @@ export async function submitForm(
     }
   }
   if (details.length || !parsed.success) throw validationFailed(details, 'some fields are not valid');
+  const campaign = campaignFrom(body);
+  const hasCampaign = Object.keys(campaign).length > 0;
   const r = await captureLead(parsed.data, {
     via: 'form',
     formId: form.formId,
@@ -137,9 +140,12 @@ export async function submitForm(
       {
         ...(meta.origin ? { origin: meta.origin.slice(0, 200) } : {}),
         ...(meta.userAgent ? { userAgent: meta.userAgent.slice(0, 300) } : {}),
+        ...(hasCampaign ? { campaign } : {}),
       },
     ],
   });
+  // website tracking: the visitor id identifies the visitor, the campaign becomes a touch
+  await trackFormSubmission(meta.trackingSecret, r.leadId!, body, clock.now());
   submissionCounter.inc({ created: String(r.created) });
   return { leadId: r.leadId!, created: r.created, redirect, spam: false };
 }

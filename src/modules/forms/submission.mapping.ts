@@ -1,5 +1,6 @@
 import { isChecked, type LeadInput } from '../leads/index.js';
 import type { ErrorDetail } from '../../lib/errors.js';
+import { trackingFieldNames } from '../events/index.js';
 
 /** What mapping needs of a form. */
 export type FormRules = {
@@ -31,7 +32,7 @@ const webToLeadAttributes: Record<string, string> = { URL: 'website' };
  * `orgid` name the Salesforce org, `retURL` is the redirect (honoured by pickRedirect), `debug` and
  * `debugEmail` Salesforce's test switches, `recordType` a Salesforce record type id,
  * `captcha_settings` and `g-recaptcha-response` reCAPTCHA's, `encoding` the charset, `_ts` our fill
- * timer, and the submit button when it has a name.
+ * timer, website tracking's fields, and the submit button when it has a name.
  */
 const plumbing = new Set([
   'oid',
@@ -45,6 +46,8 @@ const plumbing = new Set([
   'g-recaptcha-response',
   'encoding',
   '_ts',
+  // website tracking's visitor and campaign fields (read by forms.service for attribution)
+  ...trackingFieldNames,
 ]);
 const submitButton = /^(submit|btn_?submit|submit_?button|send)$/i;
 

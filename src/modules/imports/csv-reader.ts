@@ -163,69 +163,23 @@ export async function* readCsvBatches(
 
   let parserRef: Parser | undefined;
   try {
-    // read until the header line is complete to choose the delimiter, then put it back
-    const head: Buffer[] = [];
-    for (;;) {
-      const chunk = guard.read() as Buffer | null;
-      if (chunk !== null) {
-        head.push(chunk);
-        if (chunk.includes(LF)) break;
-        continue;
-      }
-      if (guard.errored) throw guard.errored;
-      if (isDone(guard)) break;
-      await readableOrEnd(guard);
-    }
-    if (guard.errored) throw guard.errored;
-    if (head.length === 0) return;
-    const headBuf = Buffer.concat(head);
+    const headBuf = await readHeadLine(guard);
+    if (!headBuf) return;
     const nl = headBuf.indexOf(LF);
     const delimiter = detectDelimiter(headBuf.subarray(0, nl === -1 ? headBuf.length : nl).toString('utf8'));
-
-    let skipped: { row: number; error: string }[] = [];
-    let row = 0;
-    const options: Options<{ row: number; fields: string[] }, string[]> = {
-      bom: true,
-      delimiter,
-      relax_column_count: true,
-      // a stray quote inside an unquoted field is kept as text rather than failing the file
-      relax_quotes: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      // backstop against a record of many short lines inside an unclosed quote
-      max_record_size: maxLineBytes * 4,
-      // rows are numbered here, in parse order, since skips are reported before buffered records are read
-      on_record: (fields: string[]) => ({ row: ++row, fields }),
-      on_skip: (err: CsvError | undefined) => {
-        skipped.push({ row: ++row, error: err?.message ?? 'the row cannot be parsed' });
-        return undefined;
-      },
-    };
-    // the typings only allow a record-shaped on_record result together with `columns`
-    const parser = parse(options as unknown as Options);
+    const skipped: Skipped = [];
+    const parser = createParser(delimiter, maxLineBytes, skipped);
     parserRef = parser;
     parser.on('error', surfaced);
     guard.on('error', (err) => parser.destroy(err));
     if (isDone(guard)) parser.end(headBuf);
     else {
+      // put the header line back, ahead of the rest
       guard.unshift(headBuf);
       guard.pipe(parser);
     }
-
     for (;;) {
-      const batch: CsvRecord[] = [];
-      for (
-        let rec = parser.read() as CsvRecord | null;
-        rec !== null;
-        rec = parser.read() as CsvRecord | null
-      ) {
-        // keep file order: a skip may be reported while earlier records are still buffered
-        if (skipped.length > 0 && skipped[0]!.row < rec.row) {
-          batch.push(...skipped.filter((x) => x.row < rec!.row));
-          skipped = skipped.filter((x) => x.row > rec!.row);
-        }
-        batch.push(rec);
-      }
+      const batch = takeRecords(parser, skipped);
       if (batch.length > 0) {
         opts.onBytes?.(guard.bytes);
         yield batch;
@@ -241,6 +195,66 @@ export async function* readCsvBatches(
     // stopped early (a failed batch, an aborted request): release the file or socket at once
     for (const s of [input, guard, parserRef]) if (s && !s.destroyed) s.destroy();
   }
+}
+
+/** Rows the parser skipped (unparseable), waiting for their place in file order. */
+type Skipped = { row: number; error: string }[];
+
+/** Reads until the header line is complete (to choose the delimiter); undefined for an empty input. */
+async function readHeadLine(guard: LineGuard): Promise<Buffer | undefined> {
+  const head: Buffer[] = [];
+  for (;;) {
+    const chunk = guard.read() as Buffer | null;
+    if (chunk !== null) {
+      head.push(chunk);
+      if (chunk.includes(LF)) break;
+      continue;
+    }
+    if (guard.errored) throw guard.errored;
+    if (isDone(guard)) break;
+    await readableOrEnd(guard);
+  }
+  if (guard.errored) throw guard.errored;
+  return head.length === 0 ? undefined : Buffer.concat(head);
+}
+
+/** The csv-parse parser: rows numbered in parse order, unparseable rows reported into `skipped`. */
+function createParser(delimiter: string, maxLineBytes: number, skipped: Skipped): Parser {
+  let row = 0;
+  const options: Options<{ row: number; fields: string[] }, string[]> = {
+    bom: true,
+    delimiter,
+    relax_column_count: true,
+    // a stray quote inside an unquoted field is kept as text rather than failing the file
+    relax_quotes: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    // backstop against a record of many short lines inside an unclosed quote
+    max_record_size: maxLineBytes * 4,
+    // rows are numbered here, in parse order, since skips are reported before buffered records are read
+    on_record: (fields: string[]) => ({ row: ++row, fields }),
+    on_skip: (err: CsvError | undefined) => {
+      skipped.push({ row: ++row, error: err?.message ?? 'the row cannot be parsed' });
+      return undefined;
+    },
+  };
+  // the typings only allow a record-shaped on_record result together with `columns`
+  return parse(options as unknown as Options);
+}
+
+/** The records the parser holds now, with skipped rows merged in file order. */
+function takeRecords(parser: Parser, skipped: Skipped): CsvRecord[] {
+  const batch: CsvRecord[] = [];
+  for (let rec = parser.read() as CsvRecord | null; rec !== null; rec = parser.read() as CsvRecord | null) {
+    // keep file order: a skip may be reported while earlier records are still buffered
+    const at = rec.row;
+    if (skipped.length > 0 && skipped[0]!.row < at) {
+      batch.push(...skipped.filter((x) => x.row < at));
+      skipped.splice(0, skipped.length, ...skipped.filter((x) => x.row > at));
+    }
+    batch.push(rec);
+  }
+  return batch;
 }
 
 /** {@link readCsvBatches}, one record at a time. */

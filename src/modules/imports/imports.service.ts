@@ -6,7 +6,7 @@ import { LeadEvent } from '../events/index.js';
 import { captureLeads, emailKey, type LeadInput } from '../leads/index.js';
 import { hasEmailColumn, ignoredColumns, mapHeader, type HeaderMapping } from './header-map.js';
 import { Import, rejectedSampleSize, type ImportDoc } from './import.model.js';
-import { readCsvBatches } from './csv-reader.js';
+import { readCsvBatches, type CsvRecord } from './csv-reader.js';
 import { maxAttributes, oversizedMarker, toLeadInput } from './imports.schemas.js';
 
 export type RejectedRow = { row: number; reasons: string[] };
@@ -75,6 +75,27 @@ async function knownEventKeys(keys: string[]): Promise<Set<string>> {
   return new Set(found.map((e) => e.key));
 }
 
+type Counts = {
+  rows: number;
+  created: number;
+  merged: number;
+  unchanged: number;
+  rejected: number;
+  bytes: number;
+};
+
+/** One import while it runs: its options, its Import record (none in a dry run) and its counts. */
+type ImportRun = {
+  opts: ImportOptions;
+  dryRun: boolean;
+  importId: Types.ObjectId | null;
+  counts: Counts;
+  sample: RejectedRow[];
+  /** dry run only: emails this run would create, so a later row with one counts as a merge */
+  wouldCreate: Set<string>;
+  mapping?: HeaderMapping;
+};
+
 /**
  * Imports a CSV byte stream: reads it with constant memory, validates each row, and hands valid
  * rows to `captureLeads` in batches (dedup within a batch and against the database, events,
@@ -85,16 +106,23 @@ export async function importCsv(
   input: AsyncIterable<Buffer | string>,
   opts: ImportOptions,
 ): Promise<ImportReport> {
-  const dryRun = opts.dryRun ?? false;
-  const batchSize = opts.batchSize ?? 1000;
-  const concurrency = dryRun ? 1 : Math.max(1, opts.concurrency ?? 2);
-  const counts = { rows: 0, created: 0, merged: 0, unchanged: 0, rejected: 0, bytes: 0 };
-  const sample: RejectedRow[] = [];
-  // dry run only: emails this run would create, so a later row with one counts as a merge
-  const wouldCreate = new Set<string>();
-  let mapping: HeaderMapping | undefined;
-  const importId = dryRun ? null : new Types.ObjectId();
+  const run = await startImport(opts);
+  const writer = batchWriter(run);
+  try {
+    await readRows(run, input, writer);
+  } catch (err) {
+    // let batches already started finish, so the counts recorded match what was written
+    await writer.settle();
+    await recordFailure(run, err);
+    throw err;
+  }
+  return completeImport(run);
+}
 
+/** Step 1: the Import record (a real run only), so progress is visible from the first batch. */
+async function startImport(opts: ImportOptions): Promise<ImportRun> {
+  const dryRun = opts.dryRun ?? false;
+  const importId = dryRun ? null : new Types.ObjectId();
   if (importId) {
     await Import.create({
       _id: importId,
@@ -104,149 +132,185 @@ export async function importCsv(
       createdBy: opts.createdBy ?? null,
     });
   }
+  const counts = { rows: 0, created: 0, merged: 0, unchanged: 0, rejected: 0, bytes: 0 };
+  return { opts, dryRun, importId, counts, sample: [], wouldCreate: new Set() };
+}
 
-  const reject = (row: number, reasons: string[], fields: string[]) => {
-    counts.rejected++;
-    if (sample.length < rejectedSampleSize)
-      sample.push({ row, reasons: reasons.map((r) => r.slice(0, 300)) });
-    // a cut (oversized) row has nothing worth repeating
-    opts.onRejected?.({
-      row,
-      reasons,
-      fields: fields.some((f) => f.includes(oversizedMarker)) ? [] : fields,
-    });
-    if (counts.rejected % 1000 === 0) progress();
-  };
-  const progress = () => opts.onProgress?.({ ...counts });
+const progress = (run: ImportRun) => run.opts.onProgress?.({ ...run.counts });
 
-  const writeBatch = async (batch: Pending[]) => {
-    const known = await knownEventKeys([...new Set(batch.map((p) => p.key))]);
-    const fresh = batch.filter((p) => !known.has(p.key));
-    counts.merged += batch.length - fresh.length;
-    counts.unchanged += batch.length - fresh.length;
-    if (fresh.length > 0) {
-      const results = await captureLeads(
-        fresh.map((p) => p.lead),
-        {
-          via: 'import',
-          source: opts.source,
-          sequenceKey: opts.sequenceKey,
-          dryRun,
-          eventKeys: fresh.map((p) => p.key),
-          eventProperties: fresh.map((p) => ({ importId: String(importId), row: p.row })),
-        },
-      );
-      results.forEach((r, i) => {
-        let created = r.created;
-        if (dryRun) {
-          const k = emailKey(fresh[i]!.lead.email);
-          if (created && wouldCreate.has(k)) created = false;
-          if (created) wouldCreate.add(k);
-        }
-        if (created) counts.created++;
-        else counts.merged++;
-      });
+/** Step 2: read records; the first is the header, every other one a row that is rejected or batched. */
+async function readRows(run: ImportRun, input: AsyncIterable<Buffer | string>, writer: BatchWriter) {
+  const batchSize = run.opts.batchSize ?? 1000;
+  let batch: Pending[] = [];
+  const batches = readCsvBatches(input, {
+    maxLineBytes: run.opts.maxLineBytes,
+    onBytes: (b) => {
+      run.counts.bytes = b;
+    },
+  });
+  for await (const recs of batches)
+    for (const rec of recs) {
+      if (!run.mapping) {
+        run.mapping = readHeader(run, rec);
+        continue;
+      }
+      const row = acceptRow(run, run.mapping, rec);
+      if (row) batch.push(row);
+      if (batch.length >= batchSize) {
+        await writer.launch(batch);
+        batch = [];
+      }
     }
-    if (importId) await Import.updateOne({ _id: importId }, { $set: { ...counts } });
-    progress();
-  };
+  if (!run.mapping) throw badRequest('the CSV is empty: a header line is required');
+  if (batch.length > 0) await writer.launch(batch);
+  await writer.drain();
+}
 
-  // Batches overlap (parsing the next while one is written); the first failure stops the import.
+/** The header line: the column mapping, or a 400 when it cannot be read or names no email column. */
+function readHeader(run: ImportRun, rec: CsvRecord): HeaderMapping {
+  if ('error' in rec) throw badRequest(`the header line cannot be read: ${rec.error}`);
+  const mapping = mapHeader(rec.fields, maxAttributes);
+  run.opts.onHeader?.(mapping.headers);
+  if (!hasEmailColumn(mapping)) {
+    throw validationFailed(
+      [{ path: 'header', message: 'no email column (expected a column such as "Email" or "Email Address")' }],
+      'the CSV has no email column',
+    );
+  }
+  return mapping;
+}
+
+/** A data row: a valid lead with its event key, or undefined after counting it rejected. */
+function acceptRow(run: ImportRun, mapping: HeaderMapping, rec: CsvRecord): Pending | undefined {
+  run.counts.rows++;
+  if ('error' in rec) {
+    rejectRow(run, rec.row, [rec.error], []);
+    return undefined;
+  }
+  const r = toLeadInput(rec.fields, mapping);
+  if (!r.ok) {
+    rejectRow(run, rec.row, r.reasons, rec.fields);
+    return undefined;
+  }
+  return { row: rec.row, lead: r.lead, key: rowEventKey(r.lead, run.opts.source, run.opts.sequenceKey) };
+}
+
+function rejectRow(run: ImportRun, row: number, reasons: string[], fields: string[]) {
+  run.counts.rejected++;
+  if (run.sample.length < rejectedSampleSize)
+    run.sample.push({ row, reasons: reasons.map((r) => r.slice(0, 300)) });
+  // a cut (oversized) row has nothing worth repeating
+  run.opts.onRejected?.({
+    row,
+    reasons,
+    fields: fields.some((f) => f.includes(oversizedMarker)) ? [] : fields,
+  });
+  if (run.counts.rejected % 1000 === 0) progress(run);
+}
+
+type BatchWriter = {
+  /** starts writing a batch; waits while `concurrency` batches are in flight; throws the first failure */
+  launch: (batch: Pending[]) => Promise<void>;
+  /** waits for every batch; throws the first failure */
+  drain: () => Promise<void>;
+  /** waits for every batch, failed or not */
+  settle: () => Promise<unknown>;
+};
+
+/** Batches overlap (parsing the next while one is written); the first failure stops the import. */
+function batchWriter(run: ImportRun): BatchWriter {
+  const concurrency = run.dryRun ? 1 : Math.max(1, run.opts.concurrency ?? 2);
   const inFlight = new Set<Promise<void>>();
   let failure: { err: unknown } | undefined;
-  const launch = async (batch: Pending[]) => {
-    const p: Promise<void> = writeBatch(batch)
-      .catch((err: unknown) => {
-        failure ??= { err };
-      })
-      .finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= concurrency) await Promise.race(inFlight);
-    if (failure) throw failure.err;
+  return {
+    launch: async (batch) => {
+      const p: Promise<void> = writeBatch(run, batch)
+        .catch((err: unknown) => {
+          failure ??= { err };
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      if (failure) throw failure.err;
+    },
+    drain: async () => {
+      await Promise.all(inFlight);
+      if (failure) throw failure.err;
+    },
+    settle: () => Promise.allSettled(inFlight),
   };
+}
 
-  try {
-    let batch: Pending[] = [];
-    const batches = readCsvBatches(input, {
-      maxLineBytes: opts.maxLineBytes,
-      onBytes: (b) => {
-        counts.bytes = b;
+/** Step 3, per batch: rows an earlier import recorded change nothing; the rest are captured. */
+async function writeBatch(run: ImportRun, batch: Pending[]) {
+  const { counts, opts } = run;
+  const known = await knownEventKeys([...new Set(batch.map((p) => p.key))]);
+  const fresh = batch.filter((p) => !known.has(p.key));
+  counts.merged += batch.length - fresh.length;
+  counts.unchanged += batch.length - fresh.length;
+  if (fresh.length > 0) {
+    const results = await captureLeads(
+      fresh.map((p) => p.lead),
+      {
+        via: 'import',
+        source: opts.source,
+        sequenceKey: opts.sequenceKey,
+        dryRun: run.dryRun,
+        eventKeys: fresh.map((p) => p.key),
+        eventProperties: fresh.map((p) => ({ importId: String(run.importId), row: p.row })),
       },
+    );
+    results.forEach((r, i) => {
+      if (isCreated(run, r.created, fresh[i]!.lead.email)) counts.created++;
+      else counts.merged++;
     });
-    for await (const recs of batches)
-      for (const rec of recs) {
-        if (!mapping) {
-          if ('error' in rec) throw badRequest(`the header line cannot be read: ${rec.error}`);
-          mapping = mapHeader(rec.fields, maxAttributes);
-          opts.onHeader?.(mapping.headers);
-          if (!hasEmailColumn(mapping)) {
-            throw validationFailed(
-              [
-                {
-                  path: 'header',
-                  message: 'no email column (expected a column such as "Email" or "Email Address")',
-                },
-              ],
-              'the CSV has no email column',
-            );
-          }
-          continue;
-        }
-        counts.rows++;
-        if ('error' in rec) {
-          reject(rec.row, [rec.error], []);
-          continue;
-        }
-        const r = toLeadInput(rec.fields, mapping);
-        if (!r.ok) {
-          reject(rec.row, r.reasons, rec.fields);
-          continue;
-        }
-        batch.push({ row: rec.row, lead: r.lead, key: rowEventKey(r.lead, opts.source, opts.sequenceKey) });
-        if (batch.length >= batchSize) {
-          await launch(batch);
-          batch = [];
-        }
-      }
-    if (!mapping) throw badRequest('the CSV is empty: a header line is required');
-    if (batch.length > 0) await launch(batch);
-    await Promise.all(inFlight);
-    if (failure) throw failure.err;
-  } catch (err) {
-    // let batches already started finish, so the counts recorded match what was written
-    await Promise.allSettled(inFlight);
-    if (importId) {
-      await Import.updateOne(
-        { _id: importId },
-        {
-          $set: {
-            ...counts,
-            status: 'failed',
-            error: err instanceof Error ? err.message.slice(0, 500) : String(err),
-            rejectedRows: sortedSample(sample),
-            ignoredColumns: mapping ? ignoredColumns(mapping) : [],
-            finishedAt: clock.now(),
-          },
-        },
-      ).catch(() => undefined);
-    }
-    throw err;
   }
+  if (run.importId) await Import.updateOne({ _id: run.importId }, { $set: { ...counts } });
+  progress(run);
+}
 
+/** A dry run writes nothing, so a second row with an email the run would create is a merge. */
+function isCreated(run: ImportRun, created: boolean, email: string): boolean {
+  if (!run.dryRun || !created) return created;
+  const k = emailKey(email);
+  if (run.wouldCreate.has(k)) return false;
+  run.wouldCreate.add(k);
+  return true;
+}
+
+async function recordFailure(run: ImportRun, err: unknown): Promise<void> {
+  if (!run.importId) return;
+  await Import.updateOne(
+    { _id: run.importId },
+    {
+      $set: {
+        ...run.counts,
+        status: 'failed',
+        error: err instanceof Error ? err.message.slice(0, 500) : String(err),
+        rejectedRows: sortedSample(run.sample),
+        ignoredColumns: run.mapping ? ignoredColumns(run.mapping) : [],
+        finishedAt: clock.now(),
+      },
+    },
+  ).catch(() => undefined);
+}
+
+/** Step 4: the report, also kept on the Import record. */
+async function completeImport(run: ImportRun): Promise<ImportReport> {
   const report: ImportReport = {
-    id: importId ? String(importId) : null,
+    id: run.importId ? String(run.importId) : null,
     status: 'completed',
-    dryRun,
-    ...counts,
-    ignoredColumns: ignoredColumns(mapping),
-    rejectedRows: sortedSample(sample),
+    dryRun: run.dryRun,
+    ...run.counts,
+    ignoredColumns: ignoredColumns(run.mapping!),
+    rejectedRows: sortedSample(run.sample),
   };
-  if (importId) {
+  if (run.importId) {
     await Import.updateOne(
-      { _id: importId },
+      { _id: run.importId },
       {
         $set: {
-          ...counts,
+          ...run.counts,
           status: 'completed',
           rejectedRows: report.rejectedRows,
           ignoredColumns: report.ignoredColumns,
@@ -255,7 +319,7 @@ export async function importCsv(
       },
     );
   }
-  progress();
+  progress(run);
   return report;
 }
 

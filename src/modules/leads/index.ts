@@ -40,5 +40,6 @@ export {
 } from './lead.service.js';
 export { leadRoutes } from './leads.routes.js';
 export { purgeIdempotencyKeys } from './idempotency.service.js';
+export { stageDatePaths, isLaterStage } from './stages.js';
 export { LeadEvent, type EventDoc } from './lead-event.model.js';
-export { recordEvents, recordEvent, type NewEvent } from './lead-events.service.js';
+export { recordEvents, recordEvent, unscoredEventTypes, type NewEvent } from './lead-events.service.js';

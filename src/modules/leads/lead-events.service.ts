@@ -1,7 +1,26 @@
 import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
+import { enqueueBulk } from '../../queues/index.js';
 import { LeadEvent } from './lead-event.model.js';
+
+/** Event types scoring never scores: its own record of score changes. */
+export const unscoredEventTypes: ReadonlySet<string> = new Set(['score_change']);
+
+/**
+ * Hands recorded events to scoring (id-only jobs of up to 1,000). When Redis cannot take them, the
+ * events are still in MongoDB unscored (`scoredAt` null) and scoring's reconciler enqueues them.
+ */
+async function enqueueForScoring(ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const jobs = [];
+  for (let i = 0; i < ids.length; i += 1000) jobs.push({ payload: { eventIds: ids.slice(i, i + 1000) } });
+  try {
+    await enqueueBulk('scoring', jobs);
+  } catch {
+    // the reconciler finds them (see above)
+  }
+}
 
 export type NewEvent = {
   leadId: string | Types.ObjectId;
@@ -18,17 +37,29 @@ export type NewEvent = {
  */
 export async function recordEvents(events: NewEvent[]): Promise<{ ids: string[]; duplicates: number }> {
   if (events.length === 0) return { ids: [], duplicates: 0 };
+  const now = clock.now();
   const docs = events.map((e) => {
     const _id = new Types.ObjectId();
     return {
       _id,
       leadId: new Types.ObjectId(String(e.leadId)),
       type: e.type,
-      occurredAt: e.occurredAt ?? clock.now(),
+      occurredAt: e.occurredAt ?? now,
       properties: e.properties ?? {},
       key: e.key ?? `auto:${String(_id)}`,
+      scoredAt: unscoredEventTypes.has(e.type) ? now : null,
+      createdAt: now,
     };
   });
+  const result = await insertEvents(docs);
+  const scored = new Set(docs.filter((d) => !d.scoredAt).map((d) => String(d._id)));
+  await enqueueForScoring(result.ids.filter((id) => scored.has(id)));
+  return result;
+}
+
+type EventInsert = { _id: Types.ObjectId };
+
+async function insertEvents(docs: EventInsert[]): Promise<{ ids: string[]; duplicates: number }> {
   try {
     await LeadEvent.insertMany(docs, { ordered: false, lean: true });
     return { ids: docs.map((d) => String(d._id)), duplicates: 0 };

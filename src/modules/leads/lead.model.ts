@@ -63,7 +63,10 @@ const leadSchema = new Schema(
     source: { type: String, default: null },
     status: { type: String, enum: leadStatuses, default: 'open' },
     lifecycleStage: { type: String, enum: lifecycleStages, default: 'lead' },
+    /** the sum of the lead's score ledger (written only by scoring) */
     score: { type: Number, default: 0 },
+    /** scoring's decay clock: when the score last decayed (or became positive) */
+    scoreDecayedAt: { type: Date, default: null },
     grade: { type: String, default: null },
     bant: { type: bantSchema, default: () => ({}) },
     ownerId: { type: String, default: null },
@@ -109,6 +112,10 @@ leadSchema.index({ ownerId: 1, _id: 1 });
 leadSchema.index({ phone: 1 });
 // Find Duplicates by name + company
 leadSchema.index({ lastName: 1, company: 1 });
+// the funnel report: leads that reached a stage in a period (one range scan per stage)
+for (const stage of lifecycleStages) leadSchema.index({ [`stageDates.${stage}`]: 1 });
+// scoring's decay pass: leads whose score is above zero
+leadSchema.index({ score: 1 });
 // tombstones of a lead (erasure deletes them, a merge re-points them)
 leadSchema.index({ mergedInto: 1 });
 

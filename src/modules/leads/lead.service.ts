@@ -7,6 +7,7 @@ import { LeadEvent } from './lead-event.model.js';
 import { recordEvents, type NewEvent } from './lead-events.service.js';
 import { forgetPendingCaptures } from './capture-reconcile.service.js';
 import { claimEmailFor, releaseClaim, releaseClaims } from './email-registry.service.js';
+import { stageDatePaths } from './stages.js';
 import { Lead, type LeadDoc } from './lead.model.js';
 import type { LeadPatch } from './lead.schemas.js';
 import { salesPatchFields } from './lead.schemas.js';
@@ -129,8 +130,7 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
       ]);
     }
     set.lifecycleStage = patch.lifecycleStage;
-    const dates = (lead.stageDates ?? {}) as Record<string, unknown>;
-    if (!dates[patch.lifecycleStage]) set[`stageDates.${patch.lifecycleStage}`] = now;
+    Object.assign(set, stageDatePaths(patch.lifecycleStage, lead.stageDates as Record<string, unknown>, now));
     events.push({
       leadId: lead._id,
       type: 'stage_change',

@@ -27,6 +27,8 @@ export function toLeadJson(l: LeadDoc) {
     unsubscribed: l.unsubscribed ?? false,
     attributes: l.attributes ?? {},
     existingContactId: l.existingContactId ?? null,
+    /** campaign attribution: `{firstTouch, lastTouch}` (website tracking and forms), each null until known */
+    attribution: attributionView(l.attribution),
     createdAt: l.createdAt,
     updatedAt: l.updatedAt,
     convertedAt: l.convertedAt ?? null,
@@ -41,6 +43,12 @@ export function toLeadJson(l: LeadDoc) {
   };
 }
 export type LeadJson = ReturnType<typeof toLeadJson>;
+
+type TouchJson = Record<string, unknown> & { at: Date };
+function attributionView(a: unknown): { firstTouch: TouchJson | null; lastTouch: TouchJson | null } {
+  const v = (a ?? {}) as { firstTouch?: TouchJson | null; lastTouch?: TouchJson | null };
+  return { firstTouch: v.firstTouch ?? null, lastTouch: v.lastTouch ?? null };
+}
 
 /** Why two people look like the same one (Find Duplicates). Pure, so it is unit-tested. */
 export function duplicateReasons(

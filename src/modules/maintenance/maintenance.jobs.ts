@@ -4,8 +4,11 @@ import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
+import { purgeAnonymousVisits } from '../events/index.js';
+import { reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys, reconcileCaptures } from '../leads/index.js';
+import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
 type TaskFn = (rt: Runtime, log: Logger) => Promise<unknown>;
@@ -20,15 +23,26 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /**
    * rebuild work from MongoDB (survives a flushed Redis): captures whose lead-captured job was
    * lost, due nurture steps and pending sends, then email's own pass (sends a stopped worker left
-   * in `sending` become `unknown`)
+   * in `sending` become `unknown`), and webhook deliveries whose next attempt's job was lost
    */
   reconcile: async (rt, log) => ({
     captures: await reconcileCaptures(log),
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
+    webhooks: await reconcileWebhookDeliveries(rt),
+    scoring: await reconcileScoring(),
   }),
-  /** expired Idempotency-Key claims (no TTL index: FerretDB v1 has none) */
-  cleanup: async () => ({ idempotencyKeysPurged: await purgeIdempotencyKeys() }),
+  /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
+  decay: async () => startDecayPass(),
+  /**
+   * expired Idempotency-Key claims, old anonymous visits, webhook deliveries finished over 30 days
+   * ago (no TTL index: FerretDB v1 has none)
+   */
+  cleanup: async () => ({
+    idempotencyKeysPurged: await purgeIdempotencyKeys(),
+    anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
+    webhookHistoryPurged: await purgeWebhookHistory(clock.now()),
+  }),
 };
 
 export function maintenanceProcessor(rt: Runtime) {

@@ -1,11 +1,9 @@
-export {
-  exitEnrollmentsForLead,
-  enrollLead,
-  advanceEnrollment,
-  reconcileSequences,
-  enrollCapturedLead,
-  getSequence,
-} from './sequences.service.js';
+export { exitEnrollmentsForLead, enrollLead, enrollCapturedLead } from './enrollments.service.js';
+export { advanceEnrollment, stepContent, type AdvanceOutcome } from './step-runner.service.js';
+export { reconcileSequences } from './sequences-reconcile.service.js';
+export { getSequence, putSequence, listSequences } from './sequence-versions.service.js';
+export { sequenceStats } from './sequence-stats.service.js';
+export { previewSequence } from './sequence-preview.service.js';
 export { Enrollment } from './enrollment.model.js';
 export { SequenceVersion } from './sequence.model.js';
 export { sequenceRoutes } from './sequences.routes.js';

@@ -2,7 +2,8 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { Payload } from '../../queues/index.js';
 import { completeCapture } from '../leads/index.js';
-import { advanceEnrollment, enrollCapturedLead, exitEnrollmentsForLead } from './sequences.service.js';
+import { enrollCapturedLead, exitEnrollmentsForLead } from './enrollments.service.js';
+import { advanceEnrollment } from './step-runner.service.js';
 
 /** nurture: run an enrollment's due steps. */
 export function nurtureProcessor(rt: Runtime) {

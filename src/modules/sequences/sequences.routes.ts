@@ -10,14 +10,10 @@ import {
   sequenceDefinitionSchema,
   sequenceKey,
 } from './sequences.schemas.js';
-import {
-  enrollLead,
-  getSequence,
-  listSequences,
-  previewSequence,
-  putSequence,
-  sequenceStats,
-} from './sequences.service.js';
+import { enrollLead } from './enrollments.service.js';
+import { getSequence, listSequences, putSequence } from './sequence-versions.service.js';
+import { previewSequence } from './sequence-preview.service.js';
+import { sequenceStats } from './sequence-stats.service.js';
 
 const keyParam = (params: Record<string, unknown>) =>
   parseInput(sequenceKey, params.key, 'unknown sequence key');

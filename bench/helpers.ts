@@ -1,0 +1,67 @@
+/**
+ * What every bench shares: settings through loadConfig (benches read no process.env of their own),
+ * `--help` and numeric options, progress lines, and cleanup of queue keys.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigWith, type Config } from '../src/config.js';
+
+export { deleteQueueKeys } from '../src/queues/index.js';
+
+/** The shared local servers a bench uses when MONGODB_URI / REDIS_URL are unset. */
+const sharedServers = {
+  MONGODB_URI: 'mongodb://127.0.0.1:27027/leadflow',
+  REDIS_URL: 'redis://127.0.0.1:6390',
+};
+
+/**
+ * Settings for a bench: the environment, `overrides` on top; with `sharedServers` (the default)
+ * unset MONGODB_URI / REDIS_URL point at the shared local servers instead of starting new ones.
+ */
+export function benchConfig(
+  overrides: Record<string, string | undefined> = {},
+  opts: { sharedServers?: boolean } = {},
+): Config {
+  return loadConfigWith(overrides, opts.sharedServers === false ? {} : sharedServers);
+}
+
+type NumberOptions = Record<string, { default: number; help: string }>;
+
+/**
+ * Parses `--name value` numeric options (and positionals); `--help` prints the usage, each option
+ * with its default, and exits. An unknown option or a value that is not a number stops the bench.
+ */
+export function benchArgs<O extends NumberOptions>(
+  usage: string,
+  options: O,
+): { [K in keyof O]: number } & { positionals: string[] } {
+  const spec = Object.fromEntries(Object.keys(options).map((k) => [k, { type: 'string' as const }]));
+  const { values, positionals } = parseArgs({
+    options: { ...spec, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    const lines = Object.entries(options).map(
+      ([k, o]) => `  --${k.padEnd(16)} ${o.help} (default ${o.default})`,
+    );
+    process.stdout.write(
+      `${usage.trim()}\n\noptions:\n${lines.join('\n')}\n  --help, -h         this text\n`,
+    );
+    process.exit(0);
+  }
+  const out: Record<string, number> = {};
+  for (const [k, o] of Object.entries(options)) {
+    const raw = (values as Record<string, unknown>)[k];
+    const n = typeof raw === 'string' ? Number(raw) : o.default;
+    if (!Number.isFinite(n)) {
+      process.stderr.write(`--${k} must be a number (got ${String(raw)})\n`);
+      process.exit(2);
+    }
+    out[k] = n;
+  }
+  return Object.assign(out, { positionals }) as { [K in keyof O]: number } & { positionals: string[] };
+}
+
+/** A progress line on stderr, so result tables on stdout stay clean. */
+export function progress(message: string): void {
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}

@@ -1,0 +1,125 @@
+/**
+ * Website tracking on the embedded default: an anonymous page view (what `POST /t/e` does after
+ * parsing) and an identification (what a form submission carrying `lf_vid` adds), with 1,000 and
+ * 100,000 anonymous visits of other visitors stored, against the baselines of a raw driver insert
+ * of the same document and a raw `_id` lookup, measured in this run.
+ *
+ *   npx tsx bench/tracking.ts [--sizes 1000,100000] [--runs 20] [--keep]
+ *
+ * Seeds a database of its own (`bench_tracking`) in bulk with progress; a size already seeded is
+ * reused. `--keep` leaves the data for next time.
+ */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import mongoose from 'mongoose';
+import { AnonymousVisit, identifyVisitor, recordPageView } from '../src/modules/events/index.js';
+import { Lead } from '../src/modules/leads/index.js';
+
+const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  process.stdout.write(
+    'usage: npx tsx bench/tracking.ts [--sizes 1000,100000] [--runs 20] [--keep]\n' +
+      'Times an anonymous page view and an identification against a raw insert and a raw _id lookup.\n',
+  );
+  process.exit(0);
+}
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
+};
+const sizes = flag('--sizes', '1000,100000').split(',').map(Number);
+const runs = Number(flag('--runs', '20'));
+const keep = args.includes('--keep');
+
+const root = path.resolve(import.meta.dirname, '..');
+const out = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'up'], { encoding: 'utf8' });
+const mongoUri = /^MONGODB_URI=(.+)$/m.exec(out)![1]!.trim();
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function seedTo(n: number): Promise<void> {
+  let have = await AnonymousVisit.estimatedDocumentCount();
+  const now = Date.now();
+  while (have < n) {
+    const docs = Array.from({ length: Math.min(2000, n - have) }, (_, k) => {
+      const i = have + k;
+      const visitor = `seed${String(Math.floor(i / 5)).padStart(17, '0')}`;
+      return {
+        _id: `${visitor}:pv${i}`,
+        visitor,
+        at: new Date(now - (i % 1000) * 60_000),
+        host: 'www.example.com',
+        path: `/page/${i % 50}`,
+        title: 'A page',
+        referrer: null,
+        landingPage: `https://www.example.com/page/${i % 50}`,
+      };
+    });
+    await AnonymousVisit.collection.insertMany(docs as never[], { ordered: false });
+    have += docs.length;
+    process.stderr.write(`\r[bench] seeding anonymous visits ${have}/${n}`);
+  }
+  process.stderr.write('\n');
+}
+
+async function measure(n: number) {
+  const lead = await Lead.create({ email: `bench-${n}@example.com`, emailKey: `bench-${n}@example.com` });
+  const view = [] as number[];
+  const rawInsert = [] as number[];
+  const identify = [] as number[];
+  const rawFind = [] as number[];
+  for (let r = 0; r < runs; r++) {
+    const visitor = `b${n}r${r}${String(Date.now()).slice(-8)}`.padEnd(22, 'x');
+    for (let p = 0; p < 5; p++) {
+      view.push(
+        await timed(() =>
+          recordPageView({
+            visitor,
+            pageViewId: `pv${r}x${p}abcdef`,
+            url: new URL(`https://www.example.com/pricing?utm_source=bench${p}`),
+            title: 'Pricing',
+            at: new Date(),
+          }),
+        ),
+      );
+      rawInsert.push(
+        await timed(() =>
+          AnonymousVisit.collection.insertOne({
+            _id: `raw${visitor}:${p}`,
+            visitor: `raw${visitor}`,
+            at: new Date(),
+            host: 'www.example.com',
+            path: '/pricing',
+            landingPage: 'https://www.example.com/pricing',
+          } as never),
+        ),
+      );
+    }
+    identify.push(await timed(() => identifyVisitor(visitor, lead._id, 'form', new Date())));
+    rawFind.push(await timed(() => AnonymousVisit.collection.findOne({ _id: `raw${visitor}:0` as never })));
+    process.stderr.write(`\r[bench] ${n} stored: run ${r + 1}/${runs}`);
+  }
+  process.stderr.write('\n');
+  return {
+    stored: n,
+    pageViewMs: median(view),
+    rawInsertMs: median(rawInsert),
+    identifyMs: median(identify),
+    rawIdLookupMs: median(rawFind),
+  };
+}
+
+await mongoose.connect(mongoUri, { dbName: 'bench_tracking' });
+const results = [];
+for (const n of sizes) {
+  await seedTo(n);
+  results.push(await measure(n));
+}
+console.table(results);
+if (!keep) await mongoose.connection.db!.dropDatabase();
+await mongoose.disconnect();

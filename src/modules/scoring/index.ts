@@ -1,0 +1,10 @@
+export { ScoreEntry, ScoringRuleset, RescoreRun, DecayPass } from './scoring.model.js';
+export { currentRuleset, putRuleset, getRulesetView, rescoreStatus } from './ruleset.service.js';
+export { getLeadScore, reconcileScoring } from './scoring.service.js';
+export { scoreEvents, resyncLeads } from './scoring.engine.js';
+export { startDecayPass, decayChunk } from './scoring.decay.js';
+export { runRescore } from './scoring.rescore.js';
+export { scoringProcessor } from './scoring.jobs.js';
+export { scoringRoutes } from './scoring.routes.js';
+export { fitGrade, gradeFor, planAwards, decayPoints, replayLedger, type Ruleset } from './scoring.logic.js';
+export { rulesetInput, parseRuleset, type RulesetInput } from './scoring.schemas.js';

@@ -1,0 +1,200 @@
+import { Types } from 'mongoose';
+import type { Runtime } from '../../lib/runtime.js';
+import { clock } from '../../lib/clock.js';
+import { enqueue, queuePrefix } from '../../queues/index.js';
+import { LeadEvent, unscoredEventTypes } from '../events/index.js';
+import { Lead } from '../leads/index.js';
+import { commitWorks, loadLedgers, type LeadLean, type LeadWork } from './ledger.commit.js';
+import { lockLeads } from './lead-locks.js';
+import { currentRuleset } from './ruleset.service.js';
+import {
+  ledgerState,
+  planAwards,
+  replayLedger,
+  type LedgerEntry,
+  type Ruleset,
+  type ScoredEvent,
+} from './scoring.logic.js';
+
+type EventLean = {
+  _id: Types.ObjectId;
+  leadId: Types.ObjectId;
+  type: string;
+  occurredAt: Date;
+  properties?: Record<string, unknown>;
+};
+
+const toScored = (e: EventLean): ScoredEvent => ({
+  _id: String(e._id),
+  type: e.type,
+  occurredAt: e.occurredAt,
+  properties: e.properties ?? {},
+});
+
+/** A retry for work on leads another writer holds: soon, spread out. */
+export const retryDelay = () => 200 + Math.floor(Math.random() * 300);
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) {
+    const k = key(i);
+    const list = m.get(k);
+    if (list) list.push(i);
+    else m.set(k, [i]);
+  }
+  return m;
+}
+
+/** The entries that replace a lead's ledger when it is rescored from its whole event history. */
+function replayWork(
+  rs: Ruleset,
+  lead: LeadLean,
+  ledger: LedgerEntry[],
+  events: ScoredEvent[],
+  now: Date,
+): LeadWork {
+  const target = replayLedger(rs, String(lead._id), events, now);
+  const existing = new Map(ledger.map((e) => [e._id, e]));
+  const same = (a: LedgerEntry, b: LedgerEntry) =>
+    a.points === b.points && (a.eventId ?? null) === (b.eventId ?? null) && a.version === b.version;
+  const keep = new Set(
+    target.filter((t) => existing.has(t._id) && same(existing.get(t._id)!, t)).map((t) => t._id),
+  );
+  return {
+    lead,
+    ledger,
+    remove: ledger.filter((e) => !keep.has(e._id)).map((e) => e._id),
+    insert: target.filter((t) => !keep.has(t._id)),
+    regrade: true,
+    decayed: target.some((t) => t.kind === 'decay'),
+  };
+}
+
+/**
+ * Scores locked leads: new events become awards, or, when the lead's ledger was written under
+ * another rule-set version (or `replayAll`), its whole history is replayed under the current one.
+ */
+async function scoreLockedLeads(
+  held: string[],
+  rs: Ruleset,
+  eventsByLead: Map<string, EventLean[]>,
+  opts: { replayAll?: boolean } = {},
+): Promise<{ tombstones: LeadLean[]; changed: string[] }> {
+  const now = clock.now();
+  const leads = await Lead.find({ _id: { $in: held.map((id) => new Types.ObjectId(id)) } }).lean<
+    LeadLean[]
+  >();
+  const live = leads.filter((l) => !l.mergedInto);
+  const ledgers = await loadLedgers(leads.map((l) => l._id));
+  const replay = live.filter(
+    (l) => opts.replayAll || ledgers.get(String(l._id))!.some((e) => e.version !== rs.version),
+  );
+  const history = replay.length
+    ? groupBy(await LeadEvent.find({ leadId: { $in: replay.map((l) => l._id) } }).lean<EventLean[]>(), (e) =>
+        String(e.leadId),
+      )
+    : new Map<string, EventLean[]>();
+  const replaying = new Set(replay.map((l) => String(l._id)));
+  const quiet = leads
+    .filter((l) => l.mergedInto)
+    .map((lead): LeadWork => ({
+      lead,
+      ledger: ledgers.get(String(lead._id))!,
+      insert: [],
+      remove: [],
+      regrade: false,
+      quiet: true,
+    }));
+  const works = live.map((lead): LeadWork => {
+    const id = String(lead._id);
+    const ledger = ledgers.get(id)!;
+    if (replaying.has(id)) {
+      const events = (history.get(id) ?? []).filter((e) => !unscoredEventTypes.has(e.type)).map(toScored);
+      return replayWork(rs, lead, ledger, events, now);
+    }
+    const events = (eventsByLead.get(id) ?? []).map(toScored);
+    return {
+      lead,
+      ledger,
+      insert: planAwards(rs, id, events, ledgerState(ledger, rs.version)),
+      remove: [],
+      regrade: true,
+    };
+  });
+  const changed = await commitWorks([...works, ...quiet], rs, now);
+  return { tombstones: leads.filter((l) => l.mergedInto), changed };
+}
+
+/**
+ * The `scoring` queue's event jobs: scores these events, one writer per lead (leads another worker
+ * holds are retried shortly in a job of their own). A merge's event also resets the merged
+ * leads' stored score to their (now empty) ledger.
+ */
+export async function scoreEvents(
+  rt: Runtime,
+  eventIds: string[],
+): Promise<{ scored: number; deferred: number }> {
+  const all = await LeadEvent.find({ _id: { $in: eventIds.map((id) => new Types.ObjectId(id)) } }).lean<
+    EventLean[]
+  >();
+  const events = all.filter((e) => !unscoredEventTypes.has(e.type));
+  const byLead = groupBy(events, (e) => String(e.leadId));
+  const locks = await lockLeads(rt.redis, queuePrefix(), [...byLead.keys()]);
+  let deferred = 0;
+  try {
+    const busy = locks.busy.flatMap((id) => byLead.get(id) ?? []).map((e) => String(e._id));
+    if (busy.length) {
+      deferred = busy.length;
+      await enqueue('scoring', { eventIds: busy }, { delay: retryDelay() });
+    }
+    if (locks.held.length === 0) return { scored: 0, deferred };
+    const { tombstones } = await scoreLockedLeads(locks.held, await currentRuleset(), byLead);
+    await followTombstones(tombstones, byLead);
+    const merged = events.filter((e) => e.type === 'merged' && locks.held.includes(String(e.leadId)));
+    const mergedIds = merged.flatMap((e) => (e.properties?.mergedIds as string[] | undefined) ?? []);
+    if (mergedIds.length)
+      await resyncLeads(
+        rt,
+        mergedIds.filter((id) => Types.ObjectId.isValid(id)),
+      );
+    const heldSet = new Set(locks.held);
+    await LeadEvent.updateMany(
+      { _id: { $in: all.filter((e) => heldSet.has(String(e.leadId))).map((e) => e._id) } },
+      { $set: { scoredAt: clock.now() } },
+    );
+    return { scored: events.length - deferred, deferred };
+  } finally {
+    await locks.release();
+  }
+}
+
+/** Events recorded for a lead that was merged meanwhile move to the survivor and score there. */
+async function followTombstones(tombstones: LeadLean[], byLead: Map<string, EventLean[]>): Promise<void> {
+  for (const t of tombstones) {
+    const ids = (byLead.get(String(t._id)) ?? []).map((e) => e._id);
+    if (ids.length === 0) continue;
+    await LeadEvent.updateMany({ _id: { $in: ids } }, { $set: { leadId: t.mergedInto } });
+    await enqueue('scoring', { eventIds: ids.map(String) });
+  }
+}
+
+/**
+ * Recomputes these leads' stored score from their ledger and their grade (rescoring them when
+ * their ledger is of an older rule set, or always with `replayAll`). Returns the leads another
+ * writer held, to be retried.
+ */
+export async function resyncLeads(
+  rt: Runtime,
+  leadIds: string[],
+  opts: { replayAll?: boolean; rs?: Ruleset } = {},
+): Promise<string[]> {
+  if (leadIds.length === 0) return [];
+  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds);
+  try {
+    if (locks.held.length)
+      await scoreLockedLeads(locks.held, opts.rs ?? (await currentRuleset()), new Map(), opts);
+    return locks.busy;
+  } finally {
+    await locks.release();
+  }
+}
