@@ -132,9 +132,9 @@ const envSchema = z.object({
   FREQUENCY_CAP_COUNT: intFrom(0, 0, 1000),
   /** MongoDB connections per process; a request waits at most MONGODB_WAIT_QUEUE_TIMEOUT_MS for one. */
   MONGODB_POOL_SIZE: intFrom(50, 1, 1000),
-  MONGODB_WAIT_QUEUE_TIMEOUT_MS: intFrom(10_000, 50, 600_000),
+  MONGODB_WAIT_QUEUE_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
   /** Longest wait for one MongoDB reply before the request answers 503 (0 = no limit). */
-  MONGODB_SOCKET_TIMEOUT_MS: intFrom(30_000, 0, 3_600_000),
+  MONGODB_SOCKET_TIMEOUT_MS: intFrom(60_000, 0, 3_600_000),
   /** How long to look for a reachable MongoDB server before answering 503. */
   MONGODB_SERVER_SELECTION_TIMEOUT_MS: intFrom(3000, 100, 600_000),
   FREQUENCY_CAP_WINDOW: z

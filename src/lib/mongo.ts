@@ -18,8 +18,8 @@ export type MongoLimits = {
 
 export const defaultMongoLimits: MongoLimits = {
   maxPoolSize: 50,
-  waitQueueTimeoutMS: 10_000,
-  socketTimeoutMS: 30_000,
+  waitQueueTimeoutMS: 30_000,
+  socketTimeoutMS: 60_000,
   serverSelectionTimeoutMS: 3000,
 };
 
@@ -43,11 +43,20 @@ export async function connectMongo(
     socketTimeoutMS: limits.socketTimeoutMS,
     autoIndex: false,
   });
-  await Promise.all(Object.values(mongoose.models).map((m) => m.createIndexes()));
+  // no more index builds in flight than the pool has connections: none waits for one (and times out)
+  await buildIndexes(limits.maxPoolSize);
   mongoose.connection.on('disconnected', () => logger.warn('mongodb disconnected'));
   mongoose.connection.on('reconnected', () => logger.info('mongodb reconnected'));
   logger.debug({ db: mongoose.connection.name }, 'mongodb connected');
   return conn;
+}
+
+async function buildIndexes(concurrency: number): Promise<void> {
+  const models = Object.values(mongoose.models);
+  const next = async (): Promise<void> => {
+    for (let m = models.shift(); m; m = models.shift()) await m.createIndexes();
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, 16)) }, next));
 }
 
 /** Builds indexes of models registered after connecting (modules imported late). */

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -46,8 +48,9 @@ const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
 
 describe('no lead left behind: the reconciler enqueues a capture whose job was lost', () => {
   const env = useTestEnv({ REDIS_URL: `redis://127.0.0.1:${redisPort}`, SMTP_URL: sink.url });
+  let captured: Worker;
   beforeAll(async () => {
-    startLeadCapturedWorker(env.rt);
+    captured = startLeadCapturedWorker(env.rt);
     startNurtureWorker(env.rt);
     startEmailWorker(env.rt);
     const seq = await env
@@ -82,6 +85,8 @@ describe('no lead left behind: the reconciler enqueues a capture whose job was l
 
   it('when Redis fails after the lead is written, then the answer is 503, and the reconciler later enrolls and mails the lead', async () => {
     const email = 'lost-job@example.com';
+    // no lead-captured worker until the job is surely gone (ioredis may resend an unanswered command)
+    await captured.close();
     // frozen, Redis still looks connected: the request passes the queue check, writes the lead,
     // and its enqueue times out
     redis.kill('SIGSTOP');
@@ -94,6 +99,10 @@ describe('no lead left behind: the reconciler enqueues a capture whose job was l
     redis = startRedis();
     await waitFor(() => listening(redisPort), { what: 'redis back' });
     await waitFor(() => env.rt.redis.status === 'ready', { timeout: 20_000, what: 'queue connection back' });
+    const admin = new Redis(`redis://127.0.0.1:${redisPort}`);
+    await admin.flushall();
+    admin.disconnect();
+    captured = startLeadCapturedWorker(env.rt);
 
     const lead = await Lead.findOne({ emailKey: email }).lean();
     expect(lead).not.toBeNull();

@@ -40,10 +40,10 @@ describe('the email registry (one lead per address, by an _id-keyed claim)', () 
       for (const { port } of apis) {
         await waitFor(
           async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200,
-          { timeout: 60_000, what: `API on ${port} ready` },
+          { timeout: 150_000, what: `API on ${port} ready` },
         );
       }
-    }, 90_000);
+    }, 320_000);
     afterAll(async () => {
       for (const { proc } of apis) proc.child.kill('SIGTERM');
       await Promise.all(apis.map((a) => a.proc.exited));

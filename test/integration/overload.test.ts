@@ -53,7 +53,7 @@ describe('overload is not an error: a stalled database answers 503 with Retry-Af
   const env = useTestEnv({
     MONGODB_URI: `mongodb://127.0.0.1:${mongoPort}/overload`,
     MONGODB_POOL_SIZE: '2',
-    MONGODB_WAIT_QUEUE_TIMEOUT_MS: '300',
+    MONGODB_WAIT_QUEUE_TIMEOUT_MS: '500',
     MONGODB_SOCKET_TIMEOUT_MS: '1500',
     MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1000',
   });
