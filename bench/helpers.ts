@@ -9,8 +9,10 @@ export { deleteQueueKeys } from '../src/queues/index.js';
 
 /** The shared local servers a bench uses when MONGODB_URI / REDIS_URL are unset. */
 const sharedServers = {
-  MONGODB_URI: 'mongodb://127.0.0.1:27027/leadflow',
+  MONGODB_URI: 'mongodb://127.0.0.1:27028/leadflow',
   REDIS_URL: 'redis://127.0.0.1:6390',
+  // the PostgreSQL behind that FerretDB (scripts/services.sh): leadflow's read indexes
+  EMBEDDED_POSTGRES_URL: 'postgres://leadflow@127.0.0.1:5438/leadflow',
 };
 
 /**

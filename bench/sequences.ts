@@ -71,7 +71,7 @@ async function main() {
   });
   await putSequence('bench', {
     name: 'Bench',
-    enroll: { formIds: [], sources: [] },
+    enroll: { formIds: [], sources: [], stages: [] },
     steps: [{ id: 'only', wait: '0s', subject: 'Hello {{lead.firstName}}', text: 'Hi' }],
     exitOn: ['qualified', 'converted', 'unsubscribed', 'replied'],
     reenroll: 'always',

@@ -9,11 +9,15 @@
  * Seeds a database of its own (`bench_tracking`) in bulk with progress; a size already seeded is
  * reused. `--keep` leaves the data for next time.
  */
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import mongoose from 'mongoose';
+import { benchConfig } from './helpers.js';
+import { createLogger } from '../src/lib/logger.js';
+import { ensureLocalServices } from '../src/lib/local-services.js';
+import { connectRuntime } from '../src/lib/runtime.js';
+import { shutdown } from '../src/lib/shutdown.js';
 import { AnonymousVisit, identifyVisitor, recordPageView } from '../src/modules/events/index.js';
 import { Lead } from '../src/modules/leads/index.js';
+import { deleteQueueKeys } from './helpers.js';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -30,10 +34,6 @@ const flag = (name: string, fallback: string) => {
 const sizes = flag('--sizes', '1000,100000').split(',').map(Number);
 const runs = Number(flag('--runs', '20'));
 const keep = args.includes('--keep');
-
-const root = path.resolve(import.meta.dirname, '..');
-const out = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'up'], { encoding: 'utf8' });
-const mongoUri = /^MONGODB_URI=(.+)$/m.exec(out)![1]!.trim();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -114,7 +114,13 @@ async function measure(n: number) {
   };
 }
 
-await mongoose.connect(mongoUri, { dbName: 'bench_tracking' });
+const logger = createLogger('warn', 'bench');
+const config = await ensureLocalServices(
+  benchConfig({ LOG_LEVEL: 'warn', QUEUE_PREFIX: `bench-tracking-${Date.now()}` }, { sharedServers: false }),
+  logger,
+);
+// identification records page_view events, which are handed to scoring's queue as in production
+const rt = await connectRuntime(config, logger, { dbName: 'bench_tracking' });
 const results = [];
 for (const n of sizes) {
   await seedTo(n);
@@ -122,4 +128,5 @@ for (const n of sizes) {
 }
 console.table(results);
 if (!keep) await mongoose.connection.db!.dropDatabase();
-await mongoose.disconnect();
+await shutdown(rt.logger, 20_000);
+await deleteQueueKeys(config.redisUrl, config.queuePrefix);

@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from './lib/app-types.js';
 import { areas } from './modules/areas.js';
+import { mountWebApp } from './web/web.routes.js';
 import { errorHandler, jsonBody, notFoundHandler, requireJson } from './lib/http.js';
 import { httpDuration } from './lib/metrics.js';
 import {
@@ -49,7 +50,21 @@ export function buildApp(deps: AppDeps): Express {
     });
     next();
   });
-  app.use(helmet({ contentSecurityPolicy: { directives: { 'form-action': null } } }));
+  // No inline script anywhere (the web app's scripts are files under /app/static); on plain http
+  // (local runs) the browser must not be told to upgrade its requests to https.
+  const https = config.publicUrl.startsWith('https:');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'form-action': null,
+          'frame-src': ["'self'"],
+          ...(https ? {} : { 'upgrade-insecure-requests': null }),
+        },
+      },
+      ...(https ? {} : { strictTransportSecurity: false }),
+    }),
+  );
 
   app.use(healthRoutes(deps.redis));
   for (const area of areas) area.public?.(app, deps);
@@ -66,6 +81,8 @@ export function buildApp(deps: AppDeps): Express {
     allow('admin'),
     queuesBoard('/admin/queues'),
   );
+
+  mountWebApp(app, deps);
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

@@ -83,6 +83,8 @@ const envSchema = z.object({
   PUBLIC_URL: urlWith(['http:', 'https:']),
   MONGODB_URI: urlWith(['mongodb:', 'mongodb+srv:']),
   REDIS_URL: urlWith(['redis:', 'rediss:']),
+  /** The PostgreSQL behind the embedded FerretDB (printed by scripts/services.sh): read-serving indexes. */
+  EMBEDDED_POSTGRES_URL: urlWith(['postgres:', 'postgresql:']),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -')
@@ -157,6 +159,8 @@ export type Config = {
   /** driver limits: overload answers 503 with Retry-After instead of hanging or failing with 500 */
   mongo: MongoLimits;
   redisUrl: string | undefined;
+  /** set when MONGODB_URI is FerretDB on this PostgreSQL: leadflow adds indexes that serve its reads */
+  embeddedPostgresUrl: string | undefined;
   queuePrefix: string;
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -238,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       serverSelectionTimeoutMS: e.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
     },
     redisUrl: e.REDIS_URL,
+    embeddedPostgresUrl: e.EMBEDDED_POSTGRES_URL,
     queuePrefix: e.QUEUE_PREFIX,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,

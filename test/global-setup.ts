@@ -6,6 +6,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     mongodbUri: string;
     redisUrl: string;
+    /** the PostgreSQL behind the embedded FerretDB; '' when MONGODB_URI points elsewhere */
+    embeddedPostgresUrl: string;
   }
 }
 
@@ -27,4 +29,5 @@ export default function setup(project: TestProject) {
   };
   project.provide('mongodbUri', get('MONGODB_URI'));
   project.provide('redisUrl', get('REDIS_URL'));
+  project.provide('embeddedPostgresUrl', /^EMBEDDED_POSTGRES_URL=(.+)$/m.exec(out)?.[1]?.trim() ?? '');
 }

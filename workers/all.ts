@@ -6,6 +6,9 @@ import { startLeadCapturedWorker } from './lead-captured.js';
 import { startLeadSuppressedWorker } from './lead-suppressed.js';
 import { startMaintenanceWorker } from './maintenance.js';
 import { startNurtureWorker } from './nurture.js';
+import { startQualificationSweepWorker } from './qualification-sweep.js';
+import { startQualificationWorker } from './qualification.js';
+import { startStageReachedWorker } from './stage-reached.js';
 import { startWebhookWorker } from './webhook.js';
 import { startScoringWorker } from './scoring.js';
 
@@ -15,6 +18,9 @@ export const workerKinds: Record<string, (rt: Runtime) => Worker> = {
   email: startEmailWorker,
   nurture: startNurtureWorker,
   'lead-captured': startLeadCapturedWorker,
+  qualification: startQualificationWorker,
+  'qualification-sweep': startQualificationSweepWorker,
+  'stage-reached': startStageReachedWorker,
   'lead-suppressed': startLeadSuppressedWorker,
   webhook: startWebhookWorker,
   scoring: startScoringWorker,

@@ -25,10 +25,15 @@ export async function ensureLocalServices(config: Config, logger: Logger): Promi
   const found = Object.fromEntries(
     stdout
       .split('\n')
-      .map((l) => /^(MONGODB_URI|REDIS_URL)=(.+)$/.exec(l.trim()))
+      .map((l) => /^(MONGODB_URI|REDIS_URL|EMBEDDED_POSTGRES_URL)=(.+)$/.exec(l.trim()))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [m[1], m[2]]),
   );
   if (!found.MONGODB_URI || !found.REDIS_URL) throw new Error(`services.sh printed no URIs: ${stdout}`);
-  return { ...config, mongodbUri: found.MONGODB_URI, redisUrl: found.REDIS_URL };
+  return {
+    ...config,
+    mongodbUri: found.MONGODB_URI,
+    redisUrl: found.REDIS_URL,
+    embeddedPostgresUrl: config.embeddedPostgresUrl ?? found.EMBEDDED_POSTGRES_URL,
+  };
 }

@@ -64,6 +64,22 @@ export async function ensureIndexes(): Promise<void> {
   await Promise.all(Object.values(mongoose.models).map((m) => m.createIndexes()));
 }
 
+/**
+ * Creates the collection of every registered model that has none yet (createIndexes does not for a
+ * model without secondary indexes), so that indexes added below mongoose, such as the read indexes
+ * of FerretDB on PostgreSQL, cover every collection from the start.
+ */
+export async function createCollections(): Promise<void> {
+  const db = mongoose.connection.db;
+  if (!db) return;
+  const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+  await Promise.all(
+    Object.values(mongoose.models)
+      .filter((m) => !existing.has(m.collection.collectionName))
+      .map((m) => db.createCollection(m.collection.collectionName).catch(() => undefined)),
+  );
+}
+
 /** Answers within `timeoutMs` whether MongoDB responds to a ping. */
 export async function pingMongo(timeoutMs = 1500): Promise<boolean> {
   const db = mongoose.connection.db;

@@ -4,7 +4,8 @@ import { closeQueues, initQueues } from '../queues/index.js';
 import { ensureLocalServices } from './local-services.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMailer, type Mailer } from './mailer.js';
-import { connectMongo, disconnectMongo } from './mongo.js';
+import { ensureFerretdbReadIndexes } from './ferretdb-indexes.js';
+import { connectMongo, createCollections, disconnectMongo } from './mongo.js';
 import { resolveTrackingSecret } from './settings.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
@@ -49,8 +50,13 @@ export async function connectRuntime(
   logger: Logger,
   opts: { dbName?: string } = {},
 ): Promise<Runtime> {
-  await connectMongo(config.mongodbUri, logger, opts.dbName, config.mongo);
+  const conn = await connectMongo(config.mongodbUri, logger, opts.dbName, config.mongo);
   onShutdown('mongodb', () => disconnectMongo());
+  // the embedded default (FerretDB on PostgreSQL): indexes that serve its reads, after mongoose's
+  if (config.embeddedPostgresUrl) {
+    await createCollections();
+    await ensureFerretdbReadIndexes(config.embeddedPostgresUrl, conn.connection.name, logger);
+  }
   const redis = initQueues(config.redisUrl, config.queuePrefix);
   onShutdown('queues', () => closeQueues());
   const mailer = createMailer(config);

@@ -6,6 +6,7 @@ import { trackingRoutes } from './events/index.js';
 import { formRoutes } from './forms/index.js';
 import { importRoutes } from './imports/index.js';
 import { leadRoutes } from './leads/index.js';
+import { qualificationRoutes } from './qualification/index.js';
 import { reportRoutes } from './reports/index.js';
 import { scoringRoutes } from './scoring/index.js';
 import { sequenceRoutes } from './sequences/index.js';
@@ -20,6 +21,7 @@ export const areas: AreaRoutes[] = [
   emailRoutes,
   trackingRoutes,
   sequenceRoutes,
+  qualificationRoutes,
   webhookRoutes,
   reportRoutes,
   eventRoutes,

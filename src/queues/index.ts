@@ -18,6 +18,10 @@ export const QueueName = {
   scoring: 'scoring',
   /** evaluate the qualification agreement for one lead (after a score, BANT, grade or agreement change) */
   qualification: 'qualification',
+  /** re-evaluate open leads against a new agreement version, one chunk of leads per job */
+  qualificationSweep: 'qualification-sweep',
+  /** a lead reached a lifecycle stage (e.g. `mql`): stage-triggered sequences enroll it */
+  stageReached: 'stage-reached',
   /** convert, assign and notify for one handoff request (a qualified lead) */
   handoff: 'handoff',
   /** deliver one outbound webhook attempt */
@@ -62,6 +66,15 @@ export const payloadSchemas = {
     z.strictObject({ rescore: z.strictObject({ version: z.number().int().min(1) }) }),
   ]),
   [QueueName.qualification]: z.object({ leadId: objectId }),
+  /** agreement `version`; `after`: the last lead id of the previous chunk */
+  [QueueName.qualificationSweep]: z.object({
+    version: z.number().int().min(1),
+    after: objectId.optional(),
+  }),
+  [QueueName.stageReached]: z.object({
+    leadId: objectId,
+    stage: z.enum(['subscriber', 'lead', 'mql', 'sql', 'opportunity', 'customer']),
+  }),
   /** a HandoffRequest `_id`: `<leadId>:<cycle>` */
   [QueueName.handoff]: z.object({
     requestId: z.string().regex(/^[a-f0-9]{24}:[0-9]{1,6}$/, 'must be a handoff request id'),

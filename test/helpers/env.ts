@@ -36,6 +36,7 @@ export function testConfig(overrides: Record<string, string> = {}): ReadyConfig 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     MONGODB_URI: inject('mongodbUri'),
     REDIS_URL: inject('redisUrl'),
+    ...(inject('embeddedPostgresUrl') ? { EMBEDDED_POSTGRES_URL: inject('embeddedPostgresUrl') } : {}),
     QUEUE_PREFIX: `t-${id}`,
     ADMIN_API_KEY: ADMIN_KEY,
     DATA_DIR: dataDir,

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lead } from '../../src/modules/leads/lead.model.js';
-import { emailKey } from '../../src/modules/leads/normalize.js';
 import { LeadEvent } from '../../src/modules/events/index.js';
 import { deliverSend, isSuppressed, reconcileSends } from '../../src/modules/email/index.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
@@ -15,6 +13,7 @@ import { startEmailWorker } from '../../workers/email.js';
 import { startLeadSuppressedWorker } from '../../workers/lead-suppressed.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
+import { makeLead as makeLeadWith, uid } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 // recipients starting "bounce" are refused for good; "flaky" ones are refused once with a 451
@@ -37,12 +36,9 @@ beforeAll(() => {
   startLeadSuppressedWorker(env.rt);
 });
 
-const uid = () => randomBytes(4).toString('hex');
-
-async function makeLead(fields: Record<string, unknown> = {}) {
-  const email = (fields.email as string | undefined) ?? `lead-${uid()}@example.test`;
-  return Lead.create({ firstName: 'Ada', company: 'Acme', ...fields, email, emailKey: emailKey(email) });
-}
+// every lead here is Ada of Acme unless a test says otherwise
+const makeLead = (fields: Record<string, unknown> = {}) =>
+  makeLeadWith({ firstName: 'Ada', company: 'Acme', ...fields });
 
 async function makeSend(
   leadId: Types.ObjectId,

@@ -3,12 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { useTestEnv } from '../helpers/env.js';
 import { freePort, root } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
-// This file stops and restarts its servers, so it runs private ones rather than the shared pair.
+// This file stops and restarts its servers, so it runs private ones rather than the shared pair:
+// a private Redis, and a private FerretDB on the shared PostgreSQL when the embedded default is
+// FerretDB-on-PostgreSQL (on SQLite files of its own otherwise, e.g. when MONGODB_URI is real MongoDB).
 const redisPort = await freePort();
 const mongoPort = await freePort();
 const dir = mkdtempSync(path.join(tmpdir(), 'leadflow-readyz-'));
@@ -24,12 +26,15 @@ const startRedis = () =>
       stdio: 'ignore',
     },
   );
+const postgresUrl = inject('embeddedPostgresUrl');
+const backend = postgresUrl
+  ? ['--handler=postgresql', `--postgresql-url=${postgresUrl}`]
+  : ['--handler=sqlite', `--sqlite-url=file:${dir}/`];
 const startFerret = () =>
   spawn(
     ferretdb,
     [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dir}/`,
+      ...backend,
       `--state-dir=${dir}`,
       `--listen-addr=127.0.0.1:${mongoPort}`,
       '--debug-addr=-',

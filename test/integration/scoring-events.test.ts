@@ -7,6 +7,7 @@ import {
   RescoreRun,
   ScoreEntry,
   ScoringRuleset,
+  reconcileScoring,
   runRescore,
   scoringProcessor,
 } from '../../src/modules/scoring/index.js';
@@ -169,6 +170,25 @@ describe('scoring: internal events, merges, erasure, rescoring, the API', () => 
       if (after.includes(id)) await waitForScore(id, 7);
       else expect(await ledgerSum(id)).toBe(await storedScore(id));
     }
+  });
+
+  it('when an event was recorded but its scoring job was lost, then the reconciler hands it to scoring', async () => {
+    await putRules(env, { rules: [{ id: 'lost', event: 'lost', points: 9 }] });
+    await scoringIdle();
+    const leadId = await createLead(env, { email: 'lost@example.com' });
+    // as if the process stopped between the insert and the enqueue
+    await LeadEvent.create({
+      leadId,
+      type: 'lost',
+      occurredAt: new Date(),
+      key: `lost:${leadId}`,
+      createdAt: new Date(Date.now() - 5 * 60_000),
+    });
+    const r = await reconcileScoring();
+    expect(r.events).toBeGreaterThanOrEqual(1);
+    await waitForScore(leadId, 9);
+    await scoringIdle();
+    expect((await reconcileScoring()).events).toBe(0);
   });
 
   it('when hostile or malformed input reaches the scoring endpoints, then a 4xx names it and nothing is written', async () => {

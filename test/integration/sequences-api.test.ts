@@ -2,13 +2,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock } from '../../src/lib/clock.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { Lead } from '../../src/modules/leads/lead.model.js';
-import { emailKey } from '../../src/modules/leads/normalize.js';
 import { Enrollment } from '../../src/modules/sequences/index.js';
 import { enqueue, getQueue } from '../../src/queues/index.js';
 import { startLeadCapturedWorker } from '../../workers/lead-captured.js';
 import { startMaintenanceWorker } from '../../workers/maintenance.js';
 import { startNurtureWorker } from '../../workers/nurture.js';
 import { useTestEnv } from '../helpers/env.js';
+import { makeLeadId } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 const valid = {
@@ -41,11 +41,6 @@ describe('sequences API', () => {
     startMaintenanceWorker(env.rt);
   });
   const as = (k: string) => ({ Authorization: `Bearer ${k}` });
-  let n = 0;
-  async function newLead(extra: Record<string, unknown> = {}) {
-    const email = `api${++n}-${Date.now()}@example.com`;
-    return String((await Lead.create({ email, emailKey: emailKey(email), ...extra }))._id);
-  }
 
   it('when the API.md example is PUT, then it is stored as version 1 and read back whole', async () => {
     const res = await env.http().put('/api/sequences/welcome').set(as(marketing)).send(valid);
@@ -103,14 +98,14 @@ describe('sequences API', () => {
           .http()
           .post('/api/sequences/nope/enroll')
           .set(as(marketing))
-          .send({ leadId: await newLead() })
+          .send({ leadId: await makeLeadId() })
       ).status,
     ).toBe(404);
   });
 
   it('when sales writes or enrolls, then 403; when enroll names no valid lead, then 400 or 404', async () => {
     expect((await env.http().put('/api/sequences/welcome').set(as(sales)).send(valid)).status).toBe(403);
-    const lead = await newLead();
+    const lead = await makeLeadId();
     expect(
       (await env.http().post('/api/sequences/welcome/enroll').set(as(sales)).send({ leadId: lead })).status,
     ).toBe(403);
@@ -144,10 +139,10 @@ describe('sequences API', () => {
       .put('/api/sequences/named')
       .set(as(marketing))
       .send({ name: 'N', steps: [{ id: 's', wait: '1d', subject: 'S', text: 's' }] });
-    const byForm = await newLead();
-    const bySource = await newLead({ status: 'qualified' });
-    const byName = await newLead();
-    const neither = await newLead();
+    const byForm = await makeLeadId();
+    const bySource = await makeLeadId({ status: 'qualified' });
+    const byName = await makeLeadId();
+    const neither = await makeLeadId();
     await enqueue('lead-captured', { leadId: byForm, via: 'form', created: true, formId: 'contact-us' });
     await enqueue('lead-captured', { leadId: bySource, via: 'import', created: true, source: 'Webinar' });
     await enqueue('lead-captured', {
@@ -206,7 +201,7 @@ describe('sequences API', () => {
       .put('/api/sequences/scheduled')
       .set(as(marketing))
       .send({ name: 'Sched', steps: [{ id: 'later', wait: '3d', subject: 'Later', text: 'x' }] });
-    const leadId = await newLead();
+    const leadId = await makeLeadId();
     const res = await env.http().post('/api/sequences/scheduled/enroll').set(as(marketing)).send({ leadId });
     expect(res.status).toBe(201);
     expect(await EmailSend.countDocuments({ enrollmentId: res.body.id })).toBe(0);

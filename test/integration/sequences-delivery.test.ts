@@ -1,14 +1,23 @@
+import type { Worker } from 'bullmq';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock } from '../../src/lib/clock.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { Lead } from '../../src/modules/leads/lead.model.js';
-import { emailKey } from '../../src/modules/leads/normalize.js';
 import { Enrollment, reconcileSequences } from '../../src/modules/sequences/index.js';
+import { emailHash, Suppression } from '../../src/modules/suppression/index.js';
+import { getQueue } from '../../src/queues/index.js';
 import { startEmailWorker } from '../../workers/email.js';
 import { startLeadCapturedWorker } from '../../workers/lead-captured.js';
 import { startNurtureWorker } from '../../workers/nurture.js';
 import { startLeadSuppressedWorker } from '../../workers/lead-suppressed.js';
 import { deleteQueueKeys, useTestEnv } from '../helpers/env.js';
+import {
+  enroll as enrollVia,
+  enrolled as enrolledVia,
+  makeLead,
+  putSequence,
+  uniqueEmail,
+} from '../helpers/factories.js';
 import { startSmtpSink, type SinkMessage } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,33 +26,42 @@ const DAY = 24 * HOUR;
 
 const sink = await startSmtpSink();
 
+/**
+ * The sequence engine end to end: nurture and email workers, real SMTP, tracking and unsubscribe
+ * links followed as a mail client would. (Engine rules that need no mail — send windows, versions,
+ * re-enrollment, goals, merges — are in sequences.test.ts.)
+ */
 describe('sequences delivered through real SMTP', () => {
   const env = useTestEnv({ SMTP_URL: sink.url });
   let key: string;
+  let emailWorker: Worker;
   beforeAll(async () => {
     key = await env.keyFor('marketing');
     startNurtureWorker(env.rt);
-    startEmailWorker(env.rt);
+    emailWorker = startEmailWorker(env.rt);
     startLeadCapturedWorker(env.rt);
     startLeadSuppressedWorker(env.rt);
     return () => sink.close();
   });
   const auth = () => ({ Authorization: `Bearer ${key}` });
-  let n = 0;
   async function newLead(firstName: string) {
-    const email = `${firstName.toLowerCase()}${++n}-${Date.now()}@example.com`;
-    const lead = await Lead.create({ email, emailKey: emailKey(email), firstName, company: 'Acme' });
-    return { id: String(lead._id), email };
+    const lead = await makeLead({ firstName, company: 'Acme' });
+    return { id: String(lead._id), email: lead.email };
   }
-  async function put(seqKey: string, def: object) {
-    const res = await env.http().put(`/api/sequences/${seqKey}`).set(auth()).send(def);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  }
-  async function enroll(seqKey: string, leadId: string) {
-    const res = await env.http().post(`/api/sequences/${seqKey}/enroll`).set(auth()).send({ leadId });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body.id as string;
-  }
+  const put = (seqKey: string, def: object) => putSequence(env, auth(), seqKey, def);
+  const enroll = (seqKey: string, leadId: string) => enrolledVia(env, auth(), seqKey, leadId);
+  const sendsOf = (enrollmentId: string) =>
+    EmailSend.find({ enrollmentId }).sort({ createdAt: 1, _id: 1 }).lean();
+  const historyOf = async (enrollmentId: string) =>
+    (await Enrollment.findById(enrollmentId).lean())!.history.map((h) => h.action);
+  const waitForState = (enrollmentId: string, state: string) =>
+    waitFor(
+      async () => {
+        const e = await Enrollment.findById(enrollmentId).lean();
+        return e?.state === state ? e : undefined;
+      },
+      { what: `enrollment ${enrollmentId} ${state}` },
+    );
   const mailTo = (email: string) => sink.messages.filter((m) => m.envelopeTo.includes(email));
   const waitForMail = (email: string, count: number) =>
     waitFor(() => (mailTo(email).length >= count ? mailTo(email) : undefined), {
@@ -61,6 +79,7 @@ describe('sequences delivered through real SMTP', () => {
     if (!found) throw new Error('no List-Unsubscribe header');
     return pathOf(found[1]!);
   };
+  /** moves the clock and runs the reconciler, as the scheduler would every minute */
   async function passTime(ms: number) {
     advanceClock(ms);
     await reconcileSequences(env.rt);
@@ -87,11 +106,17 @@ describe('sequences delivered through real SMTP', () => {
     });
     const ann = await newLead('Ann');
     const bob = await newLead('Bob');
-    await enroll('welcome', ann.id);
-    await enroll('welcome', bob.id);
+    const annEnrollment = await enroll('welcome', ann.id);
+    const bobEnrollment = await enroll('welcome', bob.id);
     const [annHello] = await waitForMail(ann.email, 1);
     await waitForMail(bob.email, 1);
     expect(annHello!.parsed.subject).toBe('Hi Ann');
+    // the send snapshots the step's content (the template, rendered only when mailed) ...
+    const [annSend] = await sendsOf(annEnrollment);
+    expect(annSend).toMatchObject({ stepId: 'hello', content: { subject: 'Hi {{lead.firstName}}' } });
+    // ... and was handed to the email queue under its own id
+    expect(await getQueue('email').getJob(String(annSend!._id))).toBeTruthy();
+    const [bobHello] = await sendsOf(bobEnrollment);
 
     const click = await env.http().get(clickLink(annHello!));
     expect(click.status).toBe(302);
@@ -103,10 +128,18 @@ describe('sequences delivered through real SMTP', () => {
     await passTime(2 * DAY + 60_000);
     const bobMail = await waitForMail(bob.email, 2);
     expect(bobMail.map((m) => m.parsed.subject)).toEqual(['Hi Bob', 'How Acme could grow']);
-    await waitFor(
-      async () => (await Enrollment.find({ sequenceKey: 'welcome', state: 'completed' })).length === 2,
-    );
+    await waitForState(annEnrollment, 'completed');
+    await waitForState(bobEnrollment, 'completed');
     expect(mailTo(ann.email).map((m) => m.parsed.subject)).toEqual(['Hi Ann']);
+    expect(await historyOf(annEnrollment)).toEqual(['enrolled', 'sent', 'skipped', 'completed']);
+    const bobSends = await sendsOf(bobEnrollment);
+    expect(bobSends.map((s) => s.stepId)).toEqual(['hello', 'case-study']);
+    // a step already recorded is not recorded again; the second one snapshots its own content
+    expect(String(bobSends[0]!._id)).toBe(String(bobHello!._id));
+    expect(bobSends[1]!.content).toMatchObject({
+      subject: 'How {{lead.company}} could grow',
+      text: 'A case study',
+    });
 
     const stats = await env.http().get('/api/sequences/welcome/stats').set(auth());
     expect(stats.body).toMatchObject({ enrolled: 2, active: 0, completed: 2, exited: 0 });
@@ -117,7 +150,7 @@ describe('sequences delivered through real SMTP', () => {
     ]);
   });
 
-  it('when a lead unsubscribes with one click between steps, then no further email arrives', async () => {
+  it('when a lead unsubscribes with one click, is flagged unsubscribed or is suppressed between steps, then no further email arrives and the enrollment exits', async () => {
     await put('drip', {
       name: 'Drip',
       steps: [
@@ -126,32 +159,45 @@ describe('sequences delivered through real SMTP', () => {
       ],
     });
     const cat = await newLead('Cat');
+    const flagged = await newLead('Flo');
+    const bounced = await newLead('Bea');
     const dan = await newLead('Dan');
-    const catEnrollment = await enroll('drip', cat.id);
-    await enroll('drip', dan.id);
+    const ids = await Promise.all([cat, flagged, bounced, dan].map((l) => enroll('drip', l.id)));
+    const [catEnrollment, flaggedEnrollment, bouncedEnrollment] = ids as [string, string, string, string];
     const [catOne] = await waitForMail(cat.email, 1);
-    await waitForMail(dan.email, 1);
+    await Promise.all([flagged, bounced, dan].map((l) => waitForMail(l.email, 1)));
+    // one-click unsubscribe (RFC 8058) from the email itself
     const unsub = await env
       .http()
       .post(unsubscribeLink(catOne!))
       .type('form')
       .send('List-Unsubscribe=One-Click');
     expect(unsub.status).toBe(200);
+    // the flag alone, and the suppression list alone, each stop the engine before the next step
+    await Lead.updateOne({ _id: flagged.id }, { $set: { unsubscribed: true } });
+    await Suppression.create({ emailHash: emailHash(bounced.email), reason: 'bounce' });
 
     await passTime(DAY + 60_000);
     await waitForMail(dan.email, 2);
-    const e = await waitFor(async () => {
-      const doc = await Enrollment.findById(catEnrollment).lean();
-      return doc?.state === 'exited' ? doc : undefined;
-    });
-    expect(e.exitReason).toBe('unsubscribed');
-    expect(mailTo(cat.email).map((m) => m.parsed.subject)).toEqual(['One']);
+    expect((await waitForState(catEnrollment, 'exited')).exitReason).toBe('unsubscribed');
+    expect((await waitForState(flaggedEnrollment, 'exited')).exitReason).toBe('unsubscribed');
+    expect((await waitForState(bouncedEnrollment, 'exited')).exitReason).toBe('suppressed');
+    for (const l of [cat, flagged, bounced]) {
+      expect(mailTo(l.email).map((m) => m.parsed.subject)).toEqual(['One']);
+    }
+    expect(
+      await EmailSend.countDocuments({
+        enrollmentId: { $in: [catEnrollment, flaggedEnrollment, bouncedEnrollment] },
+      }),
+    ).toBe(3);
+    // and a suppressed lead cannot be enrolled again
+    expect((await enrollVia(env, auth(), 'drip', bounced.id)).status).toBe(409);
     const stats = await env.http().get('/api/sequences/drip/stats').set(auth());
-    expect(stats.body.steps[0]).toMatchObject({ id: 'one', sent: 2, unsubscribed: 1 });
-    expect(stats.body).toMatchObject({ enrolled: 2, completed: 1, exited: 1 });
+    expect(stats.body.steps[0]).toMatchObject({ id: 'one', sent: 4, unsubscribed: 1 });
+    expect(stats.body).toMatchObject({ enrolled: 4, completed: 1, exited: 3 });
   });
 
-  it('when Redis is flushed mid-sequence, then after the reconciler each step is delivered exactly once', async () => {
+  it('when Redis is flushed mid-sequence, then the reconciler rebuilds due steps and pending sends and each step is delivered exactly once', async () => {
     await put('flush', {
       name: 'Flush',
       steps: [
@@ -164,21 +210,34 @@ describe('sequences delivered through real SMTP', () => {
     const id = await enroll('flush', eve.id);
     await waitForMail(eve.email, 1);
     await waitFor(async () => (await Enrollment.findById(id).lean())?.currentStep === 1);
+    // the nurture job of step b is lost
     await deleteQueueKeys(env.config.redisUrl, env.config.queuePrefix);
 
-    await passTime(HOUR + 60_000);
-    await reconcileSequences(env.rt);
+    // with delivery paused, step b's send is recorded and waits in the email queue; that job is lost too
+    await emailWorker.pause();
+    try {
+      await passTime(HOUR + 60_000);
+      const sendB = await waitFor(async () => (await sendsOf(id)).find((s) => s.stepId === 'b'));
+      expect(sendB.status).toBe('pending');
+      await deleteQueueKeys(env.config.redisUrl, env.config.queuePrefix);
+      expect(await getQueue('email').getJob(String(sendB._id))).toBeUndefined();
+      // the reconciler may run several times, and concurrently; the pending send gets its job back once
+      await Promise.all([reconcileSequences(env.rt), reconcileSequences(env.rt)]);
+      expect(await getQueue('email').getJob(String(sendB._id))).toBeTruthy();
+    } finally {
+      emailWorker.resume();
+    }
     await waitForMail(eve.email, 2);
-    await deleteQueueKeys(env.config.redisUrl, env.config.queuePrefix);
     await passTime(HOUR + 60_000);
     await Promise.all([reconcileSequences(env.rt), reconcileSequences(env.rt)]);
-    await waitFor(async () => (await Enrollment.findById(id).lean())?.state === 'completed');
+    await waitForState(id, 'completed');
     await waitFor(async () => (await EmailSend.countDocuments({ enrollmentId: id, status: 'sent' })) === 3);
     await reconcileSequences(env.rt);
+    expect((await sendsOf(id)).map((s) => s.stepId)).toEqual(['a', 'b', 'c']);
     expect(mailTo(eve.email).map((m) => m.parsed.subject)).toEqual(['Step A', 'Step B', 'Step C']);
   });
 
-  it('when a step has A/B variants, then both are delivered and counted per variant', async () => {
+  it('when a step has A/B variants, then both are delivered, each send records its variant and stats count per variant', async () => {
     await put('ab', {
       name: 'AB',
       steps: [
@@ -202,6 +261,14 @@ describe('sequences delivered through real SMTP', () => {
     expect(plain).toBeGreaterThan(0);
     expect(bold).toBeGreaterThan(0);
     expect(plain + bold).toBe(16);
+    // each send records its variant, and the person got that variant's subject
+    const sends = await EmailSend.find({ sequenceKey: 'ab' }).lean();
+    const wanted: Record<string, string> = { plain: 'Plain subject', bold: 'Bold subject' };
+    for (const s of sends) {
+      const lead = leads.find((l) => l.id === String(s.leadId))!;
+      expect(s.content!.subject).toBe(wanted[s.variant!]);
+      expect(mailTo(lead.email)[0]!.parsed.subject).toBe(wanted[s.variant!]);
+    }
     const stats = await env.http().get('/api/sequences/ab/stats').set(auth());
     expect(stats.body.steps[0].sent).toBe(16);
     expect(stats.body.steps[0].variants).toEqual([
@@ -253,7 +320,7 @@ describe('sequences delivered through real SMTP', () => {
       .set(auth())
       .send({ name: 'Demo request', sequence: 'form-welcome', minFillSeconds: 0 });
     expect(form.status, JSON.stringify(form.body)).toBe(200);
-    const email = `form-${Date.now()}@example.com`;
+    const email = uniqueEmail('form');
     const res = await env.http().post('/f/demo-request').send({ email, firstName: 'Hal' });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const [mail] = await waitForMail(email, 1);

@@ -252,11 +252,13 @@ describe('website tracking: /t/js, /t/v, /t/e, identification and attribution', 
   it('when a client sends more beacons than the limit, then it gets 429 with Retry-After, and others do not', async () => {
     const vid = await mint();
     const ip = newIp();
+    // counted before anything else: an unsigned id (answered 204, nothing stored) keeps the burst cheap
+    const unsigned = 'u'.repeat(45);
     // a fixed window may turn over during the burst: then a second window's allowance passes too
     let passed = 0;
     let last: Awaited<ReturnType<typeof beacon>> | undefined;
     for (let i = 0; i < 81; i++) {
-      last = await beacon(view(vid, 'https://www.site.example/rl'), { ip });
+      last = await beacon(view(unsigned, 'https://www.site.example/rl'), { ip });
       if (last.status !== 204) break;
       passed++;
     }

@@ -216,7 +216,7 @@ describe('definition validation', () => {
     const d = sequenceDefinitionSchema.parse(base);
     expect(d.reenroll).toBe('never');
     expect(d.steps[0]!.wait).toBe('0s');
-    expect(d.enroll).toEqual({ formIds: [], sources: [] });
+    expect(d.enroll).toEqual({ formIds: [], sources: [], stages: [] });
   });
 });
 

@@ -61,6 +61,23 @@ export async function authenticateKey(
   return { keyId: String(doc._id), name: doc.name, role: doc.role as Role };
 }
 
+/**
+ * The principal a web session stands for, re-checked on every page: `keyHash` is the sha256 of the
+ * key signed in with, so a revoked stored key, or an ADMIN_API_KEY changed since, ends the session.
+ */
+export async function principalForKeyHash(
+  keyHash: string,
+  adminApiKey: string | undefined,
+): Promise<Principal | undefined> {
+  if (!/^[a-f0-9]{64}$/.test(keyHash)) return undefined;
+  if (adminApiKey && sameHash(keyHash, hashKey(adminApiKey))) {
+    return { keyId: 'env', name: 'ADMIN_API_KEY', role: 'admin' };
+  }
+  const doc = await ApiKey.findOne({ hash: keyHash }, { hash: 1, role: 1, name: 1, revokedAt: 1 }).lean();
+  if (!doc || doc.revokedAt || !sameHash(doc.hash, keyHash)) return undefined;
+  return { keyId: String(doc._id), name: doc.name, role: doc.role as Role };
+}
+
 /** Is this stored key (by its plain text) still valid? Used to reuse the bootstrap key file. */
 export async function isActiveKey(key: string): Promise<boolean> {
   return (await ApiKey.exists({ hash: hashKey(key), revokedAt: null })) !== null;

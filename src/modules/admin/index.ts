@@ -3,6 +3,10 @@ export { authenticate, allow } from './auth.js';
 export {
   createApiKey,
   authenticateKey,
+  principalForKeyHash,
+  hashKey,
+  listApiKeys,
+  revokeApiKey,
   isActiveKey,
   ensureBootstrapKey,
   type Principal,

@@ -64,9 +64,8 @@ export async function readAnonymousVisits(visitor: string): Promise<AnonymousVis
 
 /** Deletes these page views and the visitor's hint (its slots start again at 0). */
 export async function forgetAnonymousVisits(visitor: string, visits: { _id: string }[]): Promise<void> {
-  for (let i = 0; i < visits.length; i += parallel) {
-    await Promise.all(visits.slice(i, i + parallel).map((v) => AnonymousVisit.deleteOne({ _id: v._id })));
-  }
+  // one at a time: the embedded SQLite refuses concurrent writers to one database (SQLITE_BUSY)
+  for (const v of visits) await AnonymousVisit.deleteOne({ _id: v._id });
   await AnonymousVisitor.deleteOne({ _id: visitor });
 }
 

@@ -14,13 +14,16 @@ const formSchema = new Schema(
     allowRetUrl: { type: Boolean, default: false },
     source: { type: String, default: null },
     fields: {
-      type: [new Schema({ name: String, label: String, required: Boolean }, { _id: false })],
+      // `bant`: the BANT answer (budget, authority, need, timeline) this field's value is
+      type: [new Schema({ name: String, label: String, required: Boolean, bant: String }, { _id: false })],
       default: [],
     },
     /** a sequence to enroll new leads into */
     sequence: { type: String, default: null },
     honeypot: { type: String, default: '_hp' },
     minFillSeconds: { type: Number, default: 0 },
+    /** `subscriber`: a newsletter-only form; its submissions create subscribers, not leads */
+    stage: { type: String, default: null },
   },
   { timestamps: true, strict: true },
 );

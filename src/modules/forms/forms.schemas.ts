@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { attributeName, nameText } from '../leads/index.js';
+import { attributeName, bantKeys, nameText } from '../leads/index.js';
 
 export const formIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 export const formIdParam = z.object({
@@ -33,10 +33,28 @@ export const formDefinitionSchema = z
     fields: z
       .array(
         z
-          .object({ name: attributeName, label: nameText(200).optional(), required: z.boolean().optional() })
+          .object({
+            name: attributeName,
+            label: nameText(200).optional(),
+            required: z.boolean().optional(),
+            bant: z.enum(bantKeys).optional(),
+          })
           .strict(),
       )
       .max(50)
+      .superRefine((fields, ctx) => {
+        const seen = new Set<string>();
+        fields.forEach((f, i) => {
+          if (!f.bant) return;
+          if (seen.has(f.bant))
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'bant'],
+              message: `another field already answers ${f.bant}`,
+            });
+          seen.add(f.bant);
+        });
+      })
       .optional(),
     sequence: z
       .string()
@@ -44,6 +62,7 @@ export const formDefinitionSchema = z
       .nullish(),
     honeypot: attributeName.optional(),
     minFillSeconds: z.number().int().min(0).max(3600).optional(),
+    stage: z.enum(['subscriber']).nullish(),
   })
   .strict();
 export type FormDefinition = z.infer<typeof formDefinitionSchema>;

@@ -8,6 +8,7 @@ import { captureLead, leadInputSchema } from '../leads/index.js';
 import { renderEmbed } from './form.embed.js';
 import { Form, type FormDoc } from './form.model.js';
 import type { FormDefinition } from './forms.schemas.js';
+import { applyBantAnswers, bantAnswers } from './form-bant.js';
 import { isSpam, mapSubmission, pickRedirect } from './submission.mapping.js';
 
 const spamCounter = counter('leadflow_form_spam_total', 'Form submissions dropped as spam', ['reason']);
@@ -23,10 +24,16 @@ export function toFormJson(f: FormDoc, publicUrl: string) {
     allowedOrigins: f.allowedOrigins ?? [],
     allowRetUrl: f.allowRetUrl ?? false,
     source: f.source ?? null,
-    fields: (f.fields ?? []).map((x) => ({ name: x.name!, label: x.label ?? null, required: !!x.required })),
+    fields: (f.fields ?? []).map((x) => ({
+      name: x.name!,
+      label: x.label ?? null,
+      required: !!x.required,
+      bant: x.bant ?? null,
+    })),
     sequence: f.sequence ?? null,
     honeypot: f.honeypot ?? '_hp',
     minFillSeconds: f.minFillSeconds ?? 0,
+    stage: f.stage ?? null,
     embed: renderEmbed(
       { formId: f.formId, name: f.name, honeypot: f.honeypot ?? '_hp', fields: (f.fields ?? []) as never },
       publicUrl,
@@ -61,6 +68,7 @@ export async function putForm(formId: string, def: FormDefinition, publicUrl: st
     sequence: def.sequence ?? null,
     honeypot: def.honeypot ?? '_hp',
     minFillSeconds: def.minFillSeconds ?? 0,
+    stage: def.stage ?? null,
   };
   const form = await Form.findOneAndUpdate(
     { formId },
@@ -118,7 +126,8 @@ export async function submitForm(
   }
   const mapped = mapSubmission(body, rules);
   const parsed = leadInputSchema.safeParse(mapped.input);
-  const details: ErrorDetail[] = [...mapped.errors];
+  const bant = bantAnswers(form, body);
+  const details: ErrorDetail[] = [...mapped.errors, ...bant.errors];
   if (!parsed.success) {
     for (const d of zodDetails(parsed.error)) {
       const [field] = d.path.split('.');
@@ -136,6 +145,7 @@ export async function submitForm(
     formId: form.formId,
     source: form.source ?? undefined,
     sequenceKey: form.sequence ?? undefined,
+    ...(form.stage === 'subscriber' ? { stage: 'subscriber' as const } : {}),
     eventProperties: [
       {
         ...(meta.origin ? { origin: meta.origin.slice(0, 200) } : {}),
@@ -144,6 +154,7 @@ export async function submitForm(
       },
     ],
   });
+  await applyBantAnswers(r.leadId!, bant.answers);
   // website tracking: the visitor id identifies the visitor, the campaign becomes a touch
   await trackFormSubmission(meta.trackingSecret, r.leadId!, body, clock.now());
   submissionCounter.inc({ created: String(r.created) });

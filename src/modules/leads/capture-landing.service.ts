@@ -10,6 +10,7 @@ import {
 } from './email-registry.service.js';
 import { Lead, type LeadDoc } from './lead.model.js';
 import { fillEmptyFields, type NormalizedLead } from './normalize-input.js';
+import { stageDatePaths } from './stages.js';
 
 /** The inputs of one batch that share an email: their combined values and their positions. */
 export type Group = { lead: NormalizedLead; indices: number[] };
@@ -27,6 +28,8 @@ export type LandingOptions = {
   now: Date;
   /** writes the pending-capture markers; called before the leads they name are written */
   markPending: (entries: PendingEntry[]) => Promise<void>;
+  /** `subscriber`: a newsletter-only form (see CaptureContext.stage) */
+  stage?: 'subscriber';
 };
 
 /**
@@ -53,13 +56,18 @@ export async function landLeads(groups: Map<string, Group>, opts: LandingOptions
   return landing;
 }
 
-function newLeadDoc(id: Types.ObjectId, n: NormalizedLead, now: Date): Record<string, unknown> {
+function newLeadDoc(
+  id: Types.ObjectId,
+  n: NormalizedLead,
+  now: Date,
+  stage: 'lead' | 'subscriber',
+): Record<string, unknown> {
   const doc = new Lead({
     ...n,
     _id: id,
     status: 'open',
-    lifecycleStage: 'lead',
-    stageDates: { lead: now },
+    lifecycleStage: stage,
+    stageDates: { [stage]: now },
     lastActivityAt: now,
     unsubscribed: n.emailOptOut === true,
   }).toObject({ depopulate: true });
@@ -82,7 +90,9 @@ async function createLeads(
   await opts.markPending(
     keys.map((key) => ({ key, leadId: String(claims.get(key)!.leadId), created: true })),
   );
-  const docs = keys.map((k) => newLeadDoc(claims.get(k)!.leadId, groups.get(k)!.lead, opts.now));
+  const docs = keys.map((k) =>
+    newLeadDoc(claims.get(k)!.leadId, groups.get(k)!.lead, opts.now, opts.stage ?? 'lead'),
+  );
   const refused = await insertManyRefusingDuplicates(Lead.collection, docs);
   const retry: Retry = [];
   keys.forEach((k, i) => {
@@ -129,7 +139,12 @@ async function landOnClaimedLeads(
     landing.leadIdByKey.set(k, String(target._id));
     filled.push({ key: k, leadId: String(target._id), created: false });
     const incoming = groups.get(k)!.lead;
-    const set = { ...fillEmptyFields(target, incoming), lastActivityAt: now, updatedAt: now };
+    const set = {
+      ...fillEmptyFields(target, incoming),
+      ...promotion(target, opts.stage, now),
+      lastActivityAt: now,
+      updatedAt: now,
+    };
     if (incoming.emailOptOut) Object.assign(set, { unsubscribed: true });
     ops.push({ updateOne: { filter: { _id: target._id }, update: { $set: set } } });
   }
@@ -140,6 +155,15 @@ async function landOnClaimedLeads(
   };
   const [repaired] = await Promise.all([repairMissingLeads(missing, claims, groups, landing, opts), fill()]);
   return [...retry, ...repaired];
+}
+
+/** A subscriber's first capture by anything but a newsletter-only form makes it a lead. */
+function promotion(target: LeadDoc, stage: 'subscriber' | undefined, now: Date): Record<string, unknown> {
+  if (stage === 'subscriber' || target.lifecycleStage !== 'subscriber') return {};
+  return {
+    lifecycleStage: 'lead',
+    ...stageDatePaths('lead', target.stageDates as Record<string, unknown>, now),
+  };
 }
 
 async function loadClaimedLeads(keys: string[], claims: Map<string, Claim>) {

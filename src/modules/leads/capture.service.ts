@@ -34,6 +34,11 @@ export type CaptureContext = {
   eventProperties?: (Record<string, unknown> | undefined)[];
   /** per input: an idempotency key for its submission event (e.g. `import:<id>:<row>`) */
   eventKeys?: (string | undefined)[];
+  /**
+   * `subscriber`: a newsletter-only form. New people become subscribers; any other capture
+   * (a non-subscriber form, the API, an import) makes a subscriber a lead.
+   */
+  stage?: 'subscriber';
 };
 
 export type CaptureResult = {
@@ -71,7 +76,9 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
       entries.map((e) => capturedPayload(ctx, groups.get(e.key)!, e.leadId, e.created)),
       now,
     );
-  const landing = ctx.dryRun ? await previewLanding(keys) : await landLeads(groups, { now, markPending });
+  const landing = ctx.dryRun
+    ? await previewLanding(keys)
+    : await landLeads(groups, { now, markPending, stage: ctx.stage });
   const contactByKey = await people.contacts();
   const results = resultsInInputOrder(inputs.length, groups, landing, contactByKey);
   if (ctx.dryRun) return results;

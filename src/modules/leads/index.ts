@@ -9,10 +9,15 @@ export {
 } from './lead.model.js';
 export { emailKey, cleanText, countryCode, phoneE164, isChecked } from './normalize.js';
 export {
+  leadListQuery,
   leadInputSchema,
   attributesSchema,
   attributeName,
   nameText,
+  safeText,
+  bantValue,
+  bantKeys,
+  type BantKey,
   type LeadInput,
 } from './lead.schemas.js';
 export { normalizeLeadInput, fillEmptyFields, type NormalizedLead } from './normalize-input.js';

@@ -24,8 +24,8 @@ const eventSchema = new Schema(
 eventSchema.index({ key: 1 }, { unique: true });
 // timeline of one lead, newest first
 eventSchema.index({ leadId: 1, occurredAt: -1 });
-// scoring's reconciler: recorded events no scoring job has seen yet
-eventSchema.index({ scoredAt: 1, createdAt: 1 });
+// scoring's reconciler: events recorded in the last half hour
+eventSchema.index({ createdAt: 1 });
 
 export type EventDoc = InferSchemaType<typeof eventSchema> & { _id: Types.ObjectId };
 export const LeadEvent = mongoose.model('LeadEvent', eventSchema);

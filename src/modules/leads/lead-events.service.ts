@@ -9,7 +9,7 @@ export const unscoredEventTypes: ReadonlySet<string> = new Set(['score_change'])
 
 /**
  * Hands recorded events to scoring (id-only jobs of up to 1,000). When Redis cannot take them, the
- * events are still in MongoDB unscored (`scoredAt` null) and scoring's reconciler enqueues them.
+ * events are still in MongoDB, and scoring's reconciler enqueues recent events no job has seen.
  */
 async function enqueueForScoring(ids: string[]): Promise<void> {
   if (ids.length === 0) return;
@@ -47,12 +47,11 @@ export async function recordEvents(events: NewEvent[]): Promise<{ ids: string[];
       occurredAt: e.occurredAt ?? now,
       properties: e.properties ?? {},
       key: e.key ?? `auto:${String(_id)}`,
-      scoredAt: unscoredEventTypes.has(e.type) ? now : null,
       createdAt: now,
     };
   });
   const result = await insertEvents(docs);
-  const scored = new Set(docs.filter((d) => !d.scoredAt).map((d) => String(d._id)));
+  const scored = new Set(docs.filter((d) => !unscoredEventTypes.has(d.type)).map((d) => String(d._id)));
   await enqueueForScoring(result.ids.filter((id) => scored.has(id)));
   return result;
 }

@@ -27,12 +27,13 @@ export const leadFields = [
 ] as const;
 export type LeadField = (typeof leadFields)[number];
 
+/** BANT answers: text or `true`/`false` (Mixed, so `false` is not stored as the text "false") */
 const bantSchema = new Schema(
   {
-    budget: { type: String, default: null },
-    authority: { type: String, default: null },
-    need: { type: String, default: null },
-    timeline: { type: String, default: null },
+    budget: { type: Schema.Types.Mixed, default: null },
+    authority: { type: Schema.Types.Mixed, default: null },
+    need: { type: Schema.Types.Mixed, default: null },
+    timeline: { type: Schema.Types.Mixed, default: null },
   },
   { _id: false },
 );

@@ -64,7 +64,13 @@ export const leadInputSchema = z
   .strict();
 export type LeadInput = z.input<typeof leadInputSchema>;
 
-const bantValue = nameText(500).nullable();
+/**
+ * A BANT answer (API.md): printable text or `true`/`false`; `null` clears it. It counts as given
+ * when `true` or non-empty text.
+ */
+export const bantValue = z.union([z.boolean(), safeText(500)]).nullable();
+export const bantKeys = ['budget', 'authority', 'need', 'timeline'] as const;
+export type BantKey = (typeof bantKeys)[number];
 
 /** PATCH /api/leads/:id. Sales may only send status, bant and ownerId. */
 export const leadPatchSchema = z
@@ -103,6 +109,10 @@ export const leadListQuery = z.object({
   email: safeText(254).optional(),
   ownerId: nameText(100).optional(),
   q: nameText(200).optional(),
+  source: nameText(200).optional(),
+  grade: z.enum(['A', 'B', 'C', 'D', 'F']).optional(),
+  minScore: z.coerce.number().int().min(-1_000_000).max(1_000_000).optional(),
+  maxScore: z.coerce.number().int().min(-1_000_000).max(1_000_000).optional(),
 });
 
 export const mergeSchema = z

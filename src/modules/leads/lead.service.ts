@@ -1,6 +1,7 @@
 import mongoose, { Types, isValidObjectId } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { badRequest, conflict, forbidden, notFound } from '../../lib/errors.js';
+import { enqueue } from '../../queues/index.js';
 import { Account, Contact } from '../crm/index.js';
 import { suppressEmail } from '../suppression/index.js';
 import { LeadEvent } from './lead-event.model.js';
@@ -63,6 +64,10 @@ export type LeadListQuery = {
   email?: string;
   ownerId?: string;
   q?: string;
+  source?: string;
+  grade?: string;
+  minScore?: number;
+  maxScore?: number;
 };
 
 /** Newest first, cursor = the last id of the previous page. Tombstones are not listed. */
@@ -72,9 +77,23 @@ export async function listLeads(query: LeadListQuery) {
   if (query.stage) filter.lifecycleStage = query.stage;
   if (query.email) filter.emailKey = emailKey(query.email);
   if (query.ownerId) filter.ownerId = query.ownerId;
-  if (query.q) {
-    const re = new RegExp(escapeRegex(query.q.trim()), 'i');
-    filter.$or = [{ emailKey: re }, { firstName: re }, { lastName: re }, { company: re }];
+  if (query.source) filter.source = query.source;
+  if (query.grade) filter.grade = query.grade;
+  if (query.minScore !== undefined || query.maxScore !== undefined) {
+    filter.score = {
+      ...(query.minScore !== undefined ? { $gte: query.minScore } : {}),
+      ...(query.maxScore !== undefined ? { $lte: query.maxScore } : {}),
+    };
+  }
+  if (query.q?.trim()) {
+    // "the start of" (API.md): anchored, so an index on the field can serve it
+    const start = escapeRegex(query.q.trim());
+    filter.$or = [
+      { emailKey: new RegExp(`^${escapeRegex(query.q.trim().toLowerCase())}`) },
+      { firstName: new RegExp(`^${start}`, 'i') },
+      { lastName: new RegExp(`^${start}`, 'i') },
+      { company: new RegExp(`^${start}`, 'i') },
+    ];
   }
   if (query.cursor) filter._id = { $lt: new Types.ObjectId(query.cursor) };
   const docs = await Lead.find(filter)
@@ -109,6 +128,9 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
   if (patch.country !== undefined) set.country = country;
   if (patch.phone !== undefined) set.phone = phoneE164(patch.phone, country);
   for (const [k, v] of Object.entries(patch.bant ?? {})) set[`bant.${k}`] = v;
+  if (patch.bant && Object.keys(patch.bant).length) {
+    events.push({ leadId: lead._id, type: 'bant_change', occurredAt: now, properties: { bant: patch.bant } });
+  }
   for (const [k, v] of Object.entries(patch.attributes ?? {})) set[`attributes.${k}`] = v;
   if (patch.ownerId !== undefined) set.ownerId = patch.ownerId;
   if (patch.status && patch.status !== lead.status) {
@@ -154,6 +176,9 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
   // the old address is free only once the lead no longer has it
   if (moved) await releaseClaim(moved.from, lead._id);
   await recordEvents(events);
+  // a BANT answer can complete the qualification agreement: the qualification area re-evaluates
+  if (patch.bant && Object.keys(patch.bant).length)
+    await enqueue('qualification', { leadId: String(lead._id) });
   return toLeadJson(updated);
 }
 

@@ -5,9 +5,10 @@ import { clock } from '../../lib/clock.js';
 import { writeSetting } from '../../lib/settings.js';
 import { reconcileSends } from '../email/index.js';
 import { purgeAnonymousVisits } from '../events/index.js';
-import { reconcileScoring, startDecayPass } from '../scoring/index.js';
+import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
 import { purgeIdempotencyKeys, reconcileCaptures } from '../leads/index.js';
+import { reconcileQualification } from '../qualification/index.js';
 import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
 
 type Task = Payload<'maintenance'>['task'];
@@ -23,25 +24,28 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /**
    * rebuild work from MongoDB (survives a flushed Redis): captures whose lead-captured job was
    * lost, due nurture steps and pending sends, then email's own pass (sends a stopped worker left
-   * in `sending` become `unknown`), and webhook deliveries whose next attempt's job was lost
+   * in `sending` become `unknown`), webhook deliveries whose next attempt's job was lost, and
+   * handoff requests not taken a minute after qualification
    */
   reconcile: async (rt, log) => ({
     captures: await reconcileCaptures(log),
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
     webhooks: await reconcileWebhookDeliveries(rt),
+    qualification: await reconcileQualification(log),
     scoring: await reconcileScoring(),
   }),
   /** scoring's decay pass: enqueues chunks of the leads whose score is above zero */
   decay: async () => startDecayPass(),
   /**
    * expired Idempotency-Key claims, old anonymous visits, webhook deliveries finished over 30 days
-   * ago (no TTL index: FerretDB v1 has none)
+   * ago, scoring's marks older than a day (no TTL index: FerretDB v1 has none)
    */
   cleanup: async () => ({
     idempotencyKeysPurged: await purgeIdempotencyKeys(),
     anonymousVisitsPurged: await purgeAnonymousVisits(clock.now()),
     webhookHistoryPurged: await purgeWebhookHistory(clock.now()),
+    scoredMarksPurged: await purgeScoredMarks(),
   }),
 };
 

@@ -50,3 +50,12 @@ export const HandoffRequest = mongoose.model('HandoffRequest', handoffRequestSch
 export function handoffRequestId(leadId: string, cycle: number): string {
   return `${leadId}:${cycle}`;
 }
+
+/**
+ * The BullMQ job id of a request's `handoff` job. BullMQ refuses custom ids with one `:` (it
+ * reserves them for repeatable jobs), so the `:` of the request id becomes `-`; still one job per
+ * request while the job is kept.
+ */
+export function handoffJobId(requestId: string): string {
+  return `handoff-${requestId.replace(':', '-')}`;
+}

@@ -1,1 +1,13 @@
-export { HandoffRequest, handoffRequestId, type HandoffRequestDoc } from './handoff-request.model.js';
+export {
+  HandoffRequest,
+  handoffRequestId,
+  handoffJobId,
+  type HandoffRequestDoc,
+} from './handoff-request.model.js';
+export { QualificationAgreement, type AgreementDoc } from './agreement.model.js';
+export { currentAgreement, getAgreements, putAgreement, type AgreementJson } from './agreement.service.js';
+export { evaluateLead, type EvaluationOutcome } from './qualification.service.js';
+export { reconcileQualification, sweepAgreement } from './reevaluate.service.js';
+export { bantGiven, gradeAtLeast, evaluateCriteria } from './qualification.logic.js';
+export { qualificationProcessor, qualificationSweepProcessor } from './qualification.jobs.js';
+export { qualificationRoutes } from './qualification.routes.js';

@@ -1,2 +1,3 @@
 export { funnelReport, type FunnelReport } from './reports.service.js';
 export { reportRoutes } from './reports.routes.js';
+export { funnelCsv } from './funnel.logic.js';

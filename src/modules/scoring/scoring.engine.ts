@@ -5,8 +5,10 @@ import { enqueue, queuePrefix } from '../../queues/index.js';
 import { LeadEvent, unscoredEventTypes } from '../events/index.js';
 import { Lead } from '../leads/index.js';
 import { commitWorks, loadLedgers, type LeadLean, type LeadWork } from './ledger.commit.js';
-import { lockLeads } from './lead-locks.js';
+import { lockLeads, postToMailboxes, takeFromMailboxes } from './lead-locks.js';
 import { currentRuleset } from './ruleset.service.js';
+import { ScoredMark } from './scoring.model.js';
+import { isDuplicateKey } from '../../lib/mongo.js';
 import {
   ledgerState,
   planAwards,
@@ -30,6 +32,17 @@ const toScored = (e: EventLean): ScoredEvent => ({
   occurredAt: e.occurredAt,
   properties: e.properties ?? {},
 });
+
+async function markScored(ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const at = clock.now();
+  await ScoredMark.insertMany(
+    ids.map((_id) => ({ _id, at })),
+    { ordered: false, lean: true },
+  ).catch((err: unknown) => {
+    if (!isDuplicateKey(err)) throw err;
+  });
+}
 
 /** A retry for work on leads another writer holds: soon, spread out. */
 export const retryDelay = () => 200 + Math.floor(Math.random() * 300);
@@ -125,48 +138,99 @@ async function scoreLockedLeads(
   return { tombstones: leads.filter((l) => l.mergedInto), changed };
 }
 
-/**
- * The `scoring` queue's event jobs: scores these events, one writer per lead (leads another worker
- * holds are retried shortly in a job of their own). A merge's event also resets the merged
- * leads' stored score to their (now empty) ledger.
- */
-export async function scoreEvents(
+/** One round of an event job: score the events of the leads this writer gets; post the rest. */
+async function scoreRound(
   rt: Runtime,
   eventIds: string[],
-): Promise<{ scored: number; deferred: number }> {
+): Promise<{ scored: number; held: number; leads: string[] }> {
+  const prefix = queuePrefix();
   const all = await LeadEvent.find({ _id: { $in: eventIds.map((id) => new Types.ObjectId(id)) } }).lean<
     EventLean[]
   >();
   const events = all.filter((e) => !unscoredEventTypes.has(e.type));
   const byLead = groupBy(events, (e) => String(e.leadId));
-  const locks = await lockLeads(rt.redis, queuePrefix(), [...byLead.keys()]);
-  let deferred = 0;
+  const locks = await lockLeads(rt.redis, prefix, [...byLead.keys()]);
   try {
-    const busy = locks.busy.flatMap((id) => byLead.get(id) ?? []).map((e) => String(e._id));
-    if (busy.length) {
-      deferred = busy.length;
-      await enqueue('scoring', { eventIds: busy }, { delay: retryDelay() });
+    await postToMailboxes(
+      rt.redis,
+      prefix,
+      new Map(locks.busy.map((id) => [id, byLead.get(id)!.map((e) => String(e._id))])),
+    );
+    if (locks.held.length === 0) return { scored: 0, held: 0, leads: [...byLead.keys()] };
+    // what waited for these leads joins this batch
+    const waiting = await takeFromMailboxes(rt.redis, prefix, locks.held);
+    const known = new Set(events.map((e) => String(e._id)));
+    const extra = [...new Set(waiting)].filter((id) => !known.has(id));
+    if (extra.length) {
+      const more = await LeadEvent.find({ _id: { $in: extra.map((id) => new Types.ObjectId(id)) } }).lean<
+        EventLean[]
+      >();
+      for (const e of more) {
+        if (unscoredEventTypes.has(e.type)) continue;
+        all.push(e);
+        const list = byLead.get(String(e.leadId));
+        if (list) list.push(e);
+        else byLead.set(String(e.leadId), [e]);
+      }
     }
-    if (locks.held.length === 0) return { scored: 0, deferred };
-    const { tombstones } = await scoreLockedLeads(locks.held, await currentRuleset(), byLead);
-    await followTombstones(tombstones, byLead);
-    const merged = events.filter((e) => e.type === 'merged' && locks.held.includes(String(e.leadId)));
+    const heldSet = new Set(locks.held);
+    const mine = new Map([...byLead].filter(([id]) => heldSet.has(id)));
+    const { tombstones } = await scoreLockedLeads(locks.held, await currentRuleset(), mine);
+    await followTombstones(tombstones, mine);
+    const merged = [...mine.values()].flat().filter((e) => e.type === 'merged');
     const mergedIds = merged.flatMap((e) => (e.properties?.mergedIds as string[] | undefined) ?? []);
     if (mergedIds.length)
       await resyncLeads(
         rt,
         mergedIds.filter((id) => Types.ObjectId.isValid(id)),
       );
-    const heldSet = new Set(locks.held);
-    await LeadEvent.updateMany(
-      { _id: { $in: all.filter((e) => heldSet.has(String(e.leadId))).map((e) => e._id) } },
-      { $set: { scoredAt: clock.now() } },
-    );
-    return { scored: events.length - deferred, deferred };
+    await markScored(all.filter((e) => heldSet.has(String(e.leadId))).map((e) => String(e._id)));
+    return {
+      scored: [...mine.values()].reduce((s, l) => s + l.length, 0),
+      held: locks.held.length,
+      leads: [...byLead.keys()],
+    };
   } finally {
     await locks.release();
   }
 }
+
+/**
+ * The `scoring` queue's event jobs: scores these events, one writer per lead. Events of a lead
+ * another writer holds wait in its mailbox; after releasing, this job takes whatever waits for
+ * the leads it touched and scores it too, until nothing waits (or hands the rest to a new job).
+ * A merge's event also resets the merged leads' stored score to their (now empty) ledger.
+ */
+export async function scoreEvents(
+  rt: Runtime,
+  eventIds: string[],
+): Promise<{ scored: number; rounds: number }> {
+  const prefix = queuePrefix();
+  const touched = new Set<string>();
+  let ids = eventIds;
+  let scored = 0;
+  let rounds = 0;
+  while (ids.length) {
+    rounds++;
+    const leads = await LeadEvent.find(
+      { _id: { $in: ids.map((id) => new Types.ObjectId(id)) } },
+      { leadId: 1 },
+    ).lean();
+    for (const l of leads) touched.add(String(l.leadId));
+    const r = await scoreRound(rt, ids);
+    scored += r.scored;
+    if (r.held === 0) await pause(20 + Math.random() * 80);
+    ids = [...new Set(await takeFromMailboxes(rt.redis, prefix, [...touched]))];
+    if (rounds >= 50 && ids.length) {
+      for (let i = 0; i < ids.length; i += 1000)
+        await enqueue('scoring', { eventIds: ids.slice(i, i + 1000) }, { delay: retryDelay() });
+      break;
+    }
+  }
+  return { scored, rounds };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Events recorded for a lead that was merged meanwhile move to the survivor and score there. */
 async function followTombstones(tombstones: LeadLean[], byLead: Map<string, EventLean[]>): Promise<void> {

@@ -70,3 +70,16 @@ const decayPassSchema = new Schema(
   { timestamps: true, strict: true, versionKey: false },
 );
 export const DecayPass = mongoose.model('DecayPass', decayPassSchema);
+
+/**
+ * Which recorded events a scoring job has seen (`_id` = event id): an insert, cheap where an
+ * update of the event is not. The reconciler re-enqueues recent events without a mark (a job
+ * lost between the event's insert and its enqueue); marks older than a day are purged.
+ */
+const markSchema = new Schema(
+  { _id: { type: String, required: true }, at: { type: Date, required: true } },
+  { strict: true, versionKey: false },
+);
+// the cleanup task purges old marks
+markSchema.index({ at: 1 });
+export const ScoredMark = mongoose.model('ScoredMark', markSchema);

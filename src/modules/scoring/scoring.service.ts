@@ -1,9 +1,9 @@
 import { clock } from '../../lib/clock.js';
 import { enqueue, enqueueBulk } from '../../queues/index.js';
-import { LeadEvent } from '../events/index.js';
+import { LeadEvent, unscoredEventTypes } from '../events/index.js';
 import { resolveLead } from '../leads/index.js';
 import type { LedgerEntry } from './scoring.logic.js';
-import { ScoreEntry } from './scoring.model.js';
+import { ScoredMark, ScoreEntry } from './scoring.model.js';
 import { resumeStalledRescores } from './scoring.rescore.js';
 
 /**
@@ -55,13 +55,30 @@ export async function getLeadScore(id: string) {
  */
 export async function reconcileScoring(): Promise<{ events: number; rescores: number }> {
   // real time: createdAt is written by the process that recorded the event
-  const before = new Date(Math.min(Date.now(), clock.now().getTime()) - 120_000);
-  const stale = await LeadEvent.find({ scoredAt: null, createdAt: { $lt: before } }, { _id: 1 })
-    .limit(10_000)
+  const now = Date.now();
+  const recent = await LeadEvent.find(
+    {
+      createdAt: { $gte: new Date(now - 30 * 60_000), $lt: new Date(now - 2 * 60_000) },
+      type: { $nin: [...unscoredEventTypes] },
+    },
+    { _id: 1 },
+  )
+    .limit(20_000)
     .lean();
-  const ids = stale.map((e) => String(e._id));
+  const ids = recent.map((e) => String(e._id));
+  const marked = ids.length
+    ? new Set((await ScoredMark.find({ _id: { $in: ids } }, { _id: 1 }).lean()).map((m) => m._id))
+    : new Set<string>();
+  const missing = ids.filter((id) => !marked.has(id));
   const jobs = [];
-  for (let i = 0; i < ids.length; i += 1000) jobs.push({ payload: { eventIds: ids.slice(i, i + 1000) } });
+  for (let i = 0; i < missing.length; i += 1000)
+    jobs.push({ payload: { eventIds: missing.slice(i, i + 1000) } });
   await enqueueBulk('scoring', jobs);
-  return { events: ids.length, rescores: await resumeStalledRescores() };
+  return { events: missing.length, rescores: await resumeStalledRescores() };
+}
+
+/** The cleanup task's part: marks older than a day (the reconciler looks back 30 minutes). */
+export async function purgeScoredMarks(): Promise<number> {
+  const r = await ScoredMark.deleteMany({ at: { $lt: new Date(clock.now().getTime() - 86_400_000) } });
+  return r.deletedCount ?? 0;
 }

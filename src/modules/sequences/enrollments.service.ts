@@ -206,14 +206,15 @@ export async function finishEnrollment(
 
 /**
  * Exits every active enrollment of a lead (after an unsubscribe, a bounce or a complaint, or a
- * goal reached elsewhere). Returns how many were exited.
+ * goal reached elsewhere), or only those `only` names. Returns how many were exited.
  */
 export async function exitEnrollmentsForLead(
   leadId: string | Types.ObjectId,
   reason: string,
+  only?: Types.ObjectId[],
 ): Promise<number> {
   const active = await Enrollment.find(
-    { leadId: new Types.ObjectId(String(leadId)), state: 'active' },
+    { leadId: new Types.ObjectId(String(leadId)), state: 'active', ...(only ? { _id: { $in: only } } : {}) },
     { leadId: 1, sequenceKey: 1 },
   ).lean();
   let n = 0;

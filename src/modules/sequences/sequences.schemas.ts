@@ -2,6 +2,7 @@ import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { parseDuration } from '../../lib/clock.js';
 import { templateNamePattern } from '../email/index.js';
+import { lifecycleStages } from '../leads/index.js';
 
 /** Sequence keys appear in URLs and send keys: plain, short, no `:`. */
 export const sequenceKeyPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -136,8 +137,10 @@ export const sequenceDefinitionSchema = z
       .strictObject({
         formIds: z.array(z.string().min(1).max(100)).max(100).default([]),
         sources: z.array(z.string().min(1).max(200)).max(100).default([]),
+        /** lifecycle stages that enroll a lead when it reaches them (e.g. the MQL nurture) */
+        stages: z.array(z.enum(lifecycleStages)).max(6).default([]),
       })
-      .default({ formIds: [], sources: [] }),
+      .default({ formIds: [], sources: [], stages: [] }),
     steps: z.array(stepSchema).min(1).max(50),
     exitOn: z.array(z.enum(exitGoals)).max(4).default([]),
     sendWindow: sendWindowSchema.optional(),

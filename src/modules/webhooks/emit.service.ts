@@ -28,20 +28,21 @@ async function recordEvent(
   if (subscribers.length === 0) return undefined;
   const leadId =
     typeof e.data.leadId === 'string' && Types.ObjectId.isValid(e.data.leadId) ? e.data.leadId : null;
+  const event = {
+    _id: e.eventId,
+    type: e.type,
+    data: e.data,
+    leadId,
+    occurredAt: e.occurredAt ?? clock.now(),
+    webhookIds: subscribers.map((s) => s._id),
+  };
   try {
-    await WebhookEvent.create({
-      _id: e.eventId,
-      type: e.type,
-      data: e.data,
-      leadId,
-      occurredAt: e.occurredAt ?? clock.now(),
-      webhookIds: subscribers.map((s) => s._id),
-    });
+    await WebhookEvent.create(event);
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     return { event: (await WebhookEvent.findById(e.eventId).lean<WebhookEventDoc>())!, created: false };
   }
-  return { event: (await WebhookEvent.findById(e.eventId).lean<WebhookEventDoc>())!, created: true };
+  return { event: event as unknown as WebhookEventDoc, created: true };
 }
 
 /**
@@ -65,10 +66,12 @@ export async function emitWebhookEvent(
   const ids = event.webhookIds.map((w) => deliveryId(event._id, w));
   if (ids.length === 0) return { eventId: event._id, created, deliveries: 0 };
 
-  const existing = await WebhookDelivery.find(
-    { _id: { $in: ids } },
-    { _id: 1, status: 1, attemptCount: 1 },
-  ).lean<{ _id: string; status: string; attemptCount: number }[]>();
+  // a just-recorded event has no deliveries yet: only a repeat emit needs to look
+  const existing = created
+    ? []
+    : await WebhookDelivery.find({ _id: { $in: ids } }, { _id: 1, status: 1, attemptCount: 1 }).lean<
+        { _id: string; status: string; attemptCount: number }[]
+      >();
   const have = new Set(existing.map((d) => d._id));
   const missing = ids.filter((id) => !have.has(id));
   if (missing.length > 0) {

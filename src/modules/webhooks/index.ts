@@ -17,3 +17,4 @@ export {
 } from './delivery.model.js';
 export { addressRefusal } from './address-policy.js';
 export { generateSecret, signPayload } from './signature.js';
+export { postWebhook } from './webhook-post.js';

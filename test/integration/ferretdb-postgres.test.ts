@@ -1,0 +1,110 @@
+import { MongoClient, ObjectId } from 'mongodb';
+import mongoose from 'mongoose';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureFerretdbReadIndexes, indexName } from '../../src/lib/ferretdb-indexes.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { useTestEnv } from '../helpers/env.js';
+
+// The embedded default, FerretDB on PostgreSQL: leadflow's read indexes and the two changes of
+// scripts/ferretdb.patch. Meaningless on a real MongoDB (MONGODB_URI set), so skipped there.
+const postgresUrl = inject('embeddedPostgresUrl');
+const d = postgresUrl ? describe : describe.skip;
+
+const env = useTestEnv();
+let sql: pg.Client;
+let mongo: MongoClient;
+
+beforeAll(async () => {
+  if (!postgresUrl) return;
+  sql = new pg.Client({ connectionString: postgresUrl });
+  await sql.connect();
+  // a raw client with a pool larger than FerretDB's, to reach it with more concurrent operations
+  mongo = await MongoClient.connect(env.config.mongodbUri, { maxPoolSize: 200 });
+});
+afterAll(async () => {
+  await sql?.end();
+  await mongo?.close();
+});
+
+/** FerretDB's table for a collection of the test database. */
+async function tableOf(collection: string): Promise<string> {
+  const r = await sql.query<{ table: string }>(
+    `SELECT _jsonb->>'table' AS table FROM "${env.dbName}"._ferretdb_database_metadata WHERE _jsonb->>'_id' = $1`,
+    [collection],
+  );
+  return r.rows[0]!.table;
+}
+
+d('FerretDB on PostgreSQL', () => {
+  it('when the app starts, then every declared index field, _id included, has a GIN index that serves @>', async () => {
+    const leads = mongoose.model('Lead').collection.collectionName;
+    const table = await tableOf(leads);
+    const gin = await sql.query<{ indexname: string; indexdef: string }>(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexdef LIKE '%USING gin%'`,
+      [env.dbName, table],
+    );
+    const names = gin.rows.map((r) => r.indexname);
+    expect(names).toContain(indexName(table, '_id'));
+    expect(names).toContain(indexName(table, 'emailKey'));
+    expect(gin.rows.every((r) => r.indexdef.includes('jsonb_path_ops'))).toBe(true);
+
+    // the filter FerretDB sends for findOne({emailKey}) is answered from the index
+    await sql.query('BEGIN');
+    await sql.query('SET LOCAL enable_seqscan = off');
+    const plan = await sql.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT _jsonb FROM "${env.dbName}"."${table}" WHERE _jsonb->'emailKey' @> '"a@example.com"'`,
+    );
+    await sql.query('COMMIT');
+    expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain(indexName(table, 'emailKey'));
+  });
+
+  it('when the indexes are ensured again, then nothing is created and all are found', async () => {
+    const again = await ensureFerretdbReadIndexes(postgresUrl, env.dbName, createLogger('silent', 'test'));
+    expect(again.created).toBe(0);
+    expect(again.existing).toBeGreaterThan(mongoose.modelNames().length);
+  });
+
+  it('when a database is not FerretDB’s, then ensuring its indexes does nothing', async () => {
+    const r = await ensureFerretdbReadIndexes(postgresUrl, 'no_such_db_here', createLogger('silent', 'test'));
+    expect(r).toEqual({ created: 0, existing: 0 });
+  });
+
+  it('when $in is pushed down, then it finds exactly what MongoDB would: scalars, ObjectIds, array members', async () => {
+    const col = mongo.db(env.dbName).collection<{ _id: string; k?: unknown }>('in_probe');
+    const oid = new ObjectId();
+    await col.insertMany([
+      { _id: 'a', k: 'x' },
+      { _id: 'b', k: 'y' },
+      { _id: 'c', k: ['z', 'q'] },
+      { _id: 'd', k: 1 },
+      { _id: 'e', k: 1.5 },
+      { _id: 'f', k: oid },
+      { _id: 'g', k: { nested: 'x' } },
+      { _id: 'h' },
+      { _id: 'i', k: 'X' },
+    ]);
+    const ids = async (filter: object) => (await col.find(filter).toArray()).map((doc) => doc._id).sort();
+    expect(await ids({ k: { $in: ['x', 'z', 1, oid] } })).toEqual(['a', 'c', 'd', 'f']);
+    expect(await ids({ k: { $in: [1.5, 'nope'] } })).toEqual(['e']);
+    expect(await ids({ _id: { $in: ['b', 'h', 'missing'] } })).toEqual(['b', 'h']);
+    expect(await ids({ k: { $in: [null] } })).toEqual(['h']); // not pushed down: still right
+    expect(await ids({ k: { $in: [] } })).toEqual([]);
+    expect(await ids({ k: { $in: ['x'] }, _id: { $in: ['a', 'i'] } })).toEqual(['a']);
+  });
+
+  it('when more updates run at once than FerretDB has PostgreSQL connections, then all complete', async () => {
+    const col = mongo.db(env.dbName).collection<{ _id: string; k: string; v: number }>('update_probe');
+    const n = 150; // FerretDB's pool here is 100 (services.sh); unpatched, 100 concurrent updates hang it
+    await col.insertMany(Array.from({ length: n }, (_, i) => ({ _id: `u${i}`, k: `k${i}`, v: 0 })));
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        i % 2
+          ? col.updateOne({ k: `k${i}` }, { $set: { v: 1 } })
+          : col.findOneAndUpdate({ k: `k${i}` }, { $set: { v: 1 } }, { returnDocument: 'after' }),
+      ),
+    );
+    expect(results).toHaveLength(n);
+    expect(await col.countDocuments({ v: 1 })).toBe(n);
+  }, 90_000);
+});
