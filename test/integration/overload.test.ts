@@ -61,7 +61,8 @@ describe('overload is not an error: a stalled database answers 503 with Retry-Af
 
   it('when the database stops answering, then concurrent submissions get 503 (never 500), nothing half-done stays, and retries land once', async () => {
     const emails = Array.from({ length: 8 }, (_, i) => `busy${i}@example.com`);
-    expect((await post('warm@example.com')).status).toBe(201);
+    // warm up (the registry, the pool); a busy machine may need a retry within the short limits
+    await waitFor(async () => (await post('warm@example.com')).status < 300, { what: 'a first capture' });
 
     ferret.kill('SIGSTOP');
     let answers: { status: number; body: { error?: { code: string } }; headers: Record<string, string> }[];
