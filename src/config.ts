@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDuration } from './lib/clock.js';
+import type { MongoLimits } from './lib/mongo.js';
 
 /** Durations as API.md writes them: "30s" | "15m" | "2h" | "3d" | "1w". */
 export const durationPattern = /^(\d+)(s|m|h|d|w)$/;
@@ -131,6 +132,13 @@ const envSchema = z.object({
   IMPORT_MAX_LINE_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
   /** Marketing emails per lead per FREQUENCY_CAP_WINDOW across all sequences; 0 = no cap. */
   FREQUENCY_CAP_COUNT: intFrom(0, 0, 1000),
+  /** MongoDB connections per process; a request waits at most MONGODB_WAIT_QUEUE_TIMEOUT_MS for one. */
+  MONGODB_POOL_SIZE: intFrom(50, 1, 1000),
+  MONGODB_WAIT_QUEUE_TIMEOUT_MS: intFrom(30_000, 50, 600_000),
+  /** Longest wait for one MongoDB reply before the request answers 503 (0 = no limit). */
+  MONGODB_SOCKET_TIMEOUT_MS: intFrom(60_000, 0, 3_600_000),
+  /** How long to look for a reachable MongoDB server before answering 503. */
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: intFrom(3000, 100, 600_000),
   FREQUENCY_CAP_WINDOW: z
     .string()
     .refine((v) => parseDuration(v) !== undefined, 'must be a duration like "1d"')
@@ -148,6 +156,8 @@ export type Config = {
   port: number;
   publicUrl: string;
   mongodbUri: string | undefined;
+  /** driver limits: overload answers 503 with Retry-After instead of hanging or failing with 500 */
+  mongo: MongoLimits;
   redisUrl: string | undefined;
   /** set when MONGODB_URI is FerretDB on this PostgreSQL: leadflow adds indexes that serve its reads */
   embeddedPostgresUrl: string | undefined;
@@ -225,6 +235,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     mongodbUri: e.MONGODB_URI,
+    mongo: {
+      maxPoolSize: e.MONGODB_POOL_SIZE,
+      waitQueueTimeoutMS: e.MONGODB_WAIT_QUEUE_TIMEOUT_MS,
+      socketTimeoutMS: e.MONGODB_SOCKET_TIMEOUT_MS,
+      serverSelectionTimeoutMS: e.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+    },
     redisUrl: e.REDIS_URL,
     embeddedPostgresUrl: e.EMBEDDED_POSTGRES_URL,
     queuePrefix: e.QUEUE_PREFIX,

@@ -46,19 +46,36 @@ export const rateLimited = (retryAfterSeconds: number) =>
 export const unavailable = (message = 'a backing service is unavailable; try again shortly') =>
   new AppError(503, 'unavailable', message, undefined, { 'Retry-After': '5' });
 
-/** True for errors that mean "MongoDB or Redis cannot be reached right now" (answered 503). */
+/**
+ * MongoDB errors that mean "the database is busy or away right now", not "this request is wrong":
+ * it cannot be reached or selected, a socket or operation timed out, the pool stayed exhausted
+ * (`waitQueueTimeoutMS`), or the server gave up (`maxTimeMS`) or is stepping down / shutting down.
+ */
+const mongoUnavailableNames =
+  /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|Topology|TopologyClosed|PoolCleared|PoolClosed|WaitQueueTimeout|OperationTimeout|ServerClosed|ClientClosed)Error$/;
+// MaxTimeMSExpired, ExceededTimeLimit, HostUnreachable, HostNotFound, NetworkTimeout,
+// ShutdownInProgress, InterruptedAtShutdown, PrimarySteppedDown, NotWritablePrimary,
+// NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary, InterruptedDueToReplStateChange
+const mongoUnavailableCodes = new Set([50, 262, 6, 7, 89, 91, 11600, 189, 10107, 13435, 13436, 11602]);
+
+/** True for errors that mean "MongoDB or Redis cannot serve us right now" (answered 503). */
 export function isInfrastructureError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const name = err.name ?? '';
-  if (
-    /^Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|Topology|PoolCleared)Error$/.test(name) ||
-    name === 'MongooseServerSelectionError'
-  )
-    return true;
+  if (mongoUnavailableNames.test(name) || name === 'MongooseServerSelectionError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (name.startsWith('Mongo') && typeof code === 'number' && mongoUnavailableCodes.has(code)) return true;
+  // a bulk write that failed as a whole (MongoBulkWriteError) carries the cause in errorResponse
+  for (const inner of [
+    (err as { errorResponse?: unknown }).errorResponse,
+    (err as { cause?: unknown }).cause,
+  ]) {
+    if (inner && inner !== err && isInfrastructureError(inner)) return true;
+  }
   const msg = err.message ?? '';
   return (
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Reached the max retries per request limit|Client must be connected|client was closed|topology was destroyed|buffering timed out/i.test(
+    /Connection is closed|Command timed out|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Reached the max retries per request limit|Client must be connected|client was closed|topology was destroyed|buffering timed out|Timed out while checking out a connection from connection pool|connection pool .* was cleared/i.test(
       msg,
-    ) || (err as { code?: string }).code === 'ECONNREFUSED'
+    ) || code === 'ECONNREFUSED'
   );
 }

@@ -6,24 +6,57 @@ import type { Logger } from './logger.js';
 mongoose.set('bufferCommands', false);
 mongoose.set('strictQuery', true);
 
+/** Driver limits that turn overload into a prompt 503 (see errors.ts) rather than a hang or a 500. */
+export type MongoLimits = {
+  maxPoolSize: number;
+  /** longest wait for a pooled connection (an exhausted pool) */
+  waitQueueTimeoutMS: number;
+  /** longest wait for one reply (a stalled or overloaded server); 0 = none */
+  socketTimeoutMS: number;
+  serverSelectionTimeoutMS: number;
+};
+
+export const defaultMongoLimits: MongoLimits = {
+  maxPoolSize: 50,
+  waitQueueTimeoutMS: 30_000,
+  socketTimeoutMS: 60_000,
+  serverSelectionTimeoutMS: 3000,
+};
+
 /**
  * Connects mongoose's default connection (every model lives on it) and builds the indexes that
  * guarantees depend on. `dbName` overrides the URI's database (tests use one per file).
  */
-export async function connectMongo(uri: string, logger: Logger, dbName?: string): Promise<typeof mongoose> {
+export async function connectMongo(
+  uri: string,
+  logger: Logger,
+  dbName?: string,
+  limits: MongoLimits = defaultMongoLimits,
+): Promise<typeof mongoose> {
   const conn = await mongoose.connect(uri, {
     dbName,
-    serverSelectionTimeoutMS: 3000,
+    serverSelectionTimeoutMS: limits.serverSelectionTimeoutMS,
     connectTimeoutMS: 3000,
     heartbeatFrequencyMS: 2000,
-    maxPoolSize: 50,
+    maxPoolSize: limits.maxPoolSize,
+    waitQueueTimeoutMS: limits.waitQueueTimeoutMS,
+    socketTimeoutMS: limits.socketTimeoutMS,
     autoIndex: false,
   });
-  await Promise.all(Object.values(mongoose.models).map((m) => m.createIndexes()));
+  // no more index builds in flight than the pool has connections: none waits for one (and times out)
+  await buildIndexes(limits.maxPoolSize);
   mongoose.connection.on('disconnected', () => logger.warn('mongodb disconnected'));
   mongoose.connection.on('reconnected', () => logger.info('mongodb reconnected'));
   logger.debug({ db: mongoose.connection.name }, 'mongodb connected');
   return conn;
+}
+
+async function buildIndexes(concurrency: number): Promise<void> {
+  const models = Object.values(mongoose.models);
+  const next = async (): Promise<void> => {
+    for (let m = models.shift(); m; m = models.shift()) await m.createIndexes();
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, 16)) }, next));
 }
 
 /** Builds indexes of models registered after connecting (modules imported late). */
@@ -72,6 +105,30 @@ export function isDuplicateKey(err: unknown): boolean {
     ((err as { code?: number }).code === 11000 ||
       ((err as { writeErrors?: { code?: number }[] }).writeErrors ?? []).some((w) => w.code === 11000))
   );
+}
+
+type WriteError = { index: number; code?: number };
+
+/**
+ * One unordered bulk insert in which a duplicate key is an answer, not a failure: returns the
+ * indices of the documents a unique index (or `_id`) refused. Any other error is thrown.
+ */
+export async function insertManyRefusingDuplicates(
+  collection: { insertMany: (docs: never[], opts: { ordered: false }) => Promise<unknown> },
+  docs: object[],
+): Promise<Set<number>> {
+  const refused = new Set<number>();
+  if (docs.length === 0) return refused;
+  try {
+    await collection.insertMany(docs as never[], { ordered: false });
+  } catch (err) {
+    const writeErrors = ([] as WriteError[]).concat(
+      (err as { writeErrors?: WriteError | WriteError[] }).writeErrors ?? [],
+    );
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== 11000)) throw err;
+    for (const w of writeErrors) refused.add(w.index);
+  }
+  return refused;
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

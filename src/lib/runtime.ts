@@ -50,7 +50,7 @@ export async function connectRuntime(
   logger: Logger,
   opts: { dbName?: string } = {},
 ): Promise<Runtime> {
-  const conn = await connectMongo(config.mongodbUri, logger, opts.dbName);
+  const conn = await connectMongo(config.mongodbUri, logger, opts.dbName, config.mongo);
   onShutdown('mongodb', () => disconnectMongo());
   // the embedded default (FerretDB on PostgreSQL): indexes that serve its reads, after mongoose's
   if (config.embeddedPostgresUrl) {

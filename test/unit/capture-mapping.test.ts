@@ -41,9 +41,9 @@ describe('Web-to-Lead mapping', () => {
       lastName: 'B',
       email: 'a@b.co',
       source: 'Web',
-      attributes: { zip: '10115', website: 'https://b.co', team_size: '5' },
+      // every field of the form is kept: undeclared ones too
+      attributes: { zip: '10115', website: 'https://b.co', team_size: '5', nickname: 'ab' },
     });
-    expect(m.extra).toEqual({ nickname: 'ab' });
     expect(m.submittedName.firstName).toBe('first_name');
   });
 

@@ -131,7 +131,9 @@ export async function submitForm(
   if (!parsed.success) {
     for (const d of zodDetails(parsed.error)) {
       const [field] = d.path.split('.');
-      const named = mapped.submittedName[field ?? ''] ?? d.path;
+      // `attributes.00N…` is named as the form named it
+      const attribute = d.path.split('.').slice(0, 2).join('.');
+      const named = mapped.submittedName[attribute] ?? mapped.submittedName[field ?? ''] ?? d.path;
       if (!details.some((x) => x.path === named)) details.push({ path: named, message: d.message });
     }
   }
@@ -146,7 +148,6 @@ export async function submitForm(
     ...(form.stage === 'subscriber' ? { stage: 'subscriber' as const } : {}),
     eventProperties: [
       {
-        ...(Object.keys(mapped.extra).length ? { extra: mapped.extra } : {}),
         ...(meta.origin ? { origin: meta.origin.slice(0, 200) } : {}),
         ...(meta.userAgent ? { userAgent: meta.userAgent.slice(0, 300) } : {}),
         ...(hasCampaign ? { campaign } : {}),

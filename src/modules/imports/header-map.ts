@@ -9,7 +9,11 @@
 export type ImportField = 'email' | 'firstName' | 'lastName' | 'company' | 'title' | 'phone' | 'country';
 
 export type ColumnTarget =
-  { kind: 'field'; key: ImportField } | { kind: 'attribute'; key: string } | { kind: 'ignore' };
+  | { kind: 'field'; key: ImportField }
+  | { kind: 'attribute'; key: string }
+  /** an Email Opt Out column: a "yes" suppresses marketing email for the person before any enrollment */
+  | { kind: 'optOut'; key: 'emailOptOut' }
+  | { kind: 'ignore' };
 
 export type HeaderMapping = {
   /** one target per column, in column order */
@@ -77,7 +81,20 @@ const attributeSynonyms: Record<string, string[]> = {
   leadStatus: ['leadstatus', 'status'],
 };
 
+/** Salesforce "Email Opt Out" / HasOptedOutOfEmail, HubSpot "Unsubscribed from all email". */
+const optOutSynonyms = [
+  'emailoptout',
+  'hasoptedoutofemail',
+  'optedoutofemail',
+  'emailoptedout',
+  'optout',
+  'donotemail',
+  'unsubscribed',
+  'unsubscribedfromallemail',
+];
+
 const lookup = new Map<string, ColumnTarget>();
+for (const n of optOutSynonyms) lookup.set(n, { kind: 'optOut', key: 'emailOptOut' });
 for (const [key, names] of Object.entries(fieldSynonyms)) {
   for (const n of names) lookup.set(headerKey(n), { kind: 'field', key: key as ImportField });
 }
@@ -122,7 +139,7 @@ export function mapHeader(rawHeaders: string[], maxAttributes = 100): HeaderMapp
   const attributeKeys = new Set<string>();
   const columns = headers.map((h): ColumnTarget => {
     const known = lookup.get(headerKey(h));
-    if (known?.kind === 'field') return known;
+    if (known?.kind === 'field' || known?.kind === 'optOut') return known;
     const key = known?.kind === 'attribute' ? known.key : safeAttributeKey(h);
     if (!key) return { kind: 'ignore' };
     // a lead holds a bounded number of attributes: columns past the limit are left out (and reported)

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cleanText, leadInputSchema, type LeadInput } from '../leads/index.js';
+import { cleanText, isChecked, leadInputSchema, type LeadInput } from '../leads/index.js';
 import type { HeaderMapping, ImportField } from './header-map.js';
 
 /** Marks a record the line guard cut because it was too large (a NUL never occurs in text CSV). */
@@ -32,6 +32,7 @@ export function toLeadInput(fields: string[], mapping: HeaderMapping): RowResult
   const reasons: string[] = [];
   const values: Partial<Record<ImportField, string>> = {};
   const attributes: Record<string, string> = {};
+  let emailOptOut = false;
   for (let i = 0; i < expected; i++) {
     const raw = fields[i]!;
     if (raw === '') continue;
@@ -41,7 +42,9 @@ export function toLeadInput(fields: string[], mapping: HeaderMapping): RowResult
       reasons.push(`${mapping.headers[i]}: is not valid UTF-8`);
       continue;
     }
-    if (target.kind === 'field') {
+    if (target.kind === 'optOut') {
+      emailOptOut ||= isChecked(raw);
+    } else if (target.kind === 'field') {
       if (values[target.key] !== undefined) continue; // first non-empty column wins
       const v = target.key === 'email' ? raw.trim() : cleanName(raw);
       if (v) values[target.key] = v;
@@ -52,7 +55,11 @@ export function toLeadInput(fields: string[], mapping: HeaderMapping): RowResult
   }
   if (reasons.length > 0) return { ok: false, reasons };
   if (values.email === undefined) return { ok: false, reasons: ['email: is required'] };
-  const parsed = leadInputSchema.safeParse({ ...values, attributes });
+  const parsed = leadInputSchema.safeParse({
+    ...values,
+    attributes,
+    ...(emailOptOut ? { emailOptOut: true } : {}),
+  });
   if (!parsed.success) {
     return {
       ok: false,

@@ -2,19 +2,22 @@ import type { RequestHandler } from 'express';
 import { Types } from 'mongoose';
 import { unavailable } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
-import { enqueueBulk } from '../../queues/index.js';
+import { insertManyRefusingDuplicates } from '../../lib/mongo.js';
+import { enqueueBulk, type Payload } from '../../queues/index.js';
 import { Contact } from '../crm/index.js';
 import { Suppression, emailHash } from '../suppression/index.js';
 import { recordEvents, type NewEvent } from './lead-events.service.js';
-import { Lead, type LeadDoc } from './lead.model.js';
-import type { LeadInput } from './lead.schemas.js';
-import { stageDatePaths } from './stages.js';
+import { captureJobId, markCapturesPending } from './capture-reconcile.service.js';
 import {
-  combineInputs,
-  fillEmptyFields,
-  normalizeLeadInput,
-  type NormalizedLead,
-} from './normalize-input.js';
+  landLeads,
+  previewLanding,
+  type Group,
+  type Landing,
+  type PendingEntry,
+} from './capture-landing.service.js';
+import type { LeadInput } from './lead.schemas.js';
+import { Lead } from './lead.model.js';
+import { combineInputs, normalizeLeadInput, type NormalizedLead } from './normalize-input.js';
 
 export type CaptureVia = 'form' | 'api' | 'import';
 
@@ -25,17 +28,17 @@ export type CaptureContext = {
   formId?: string;
   /** a sequence the lead should be enrolled into (nurture reads it from the lead-captured job) */
   sequenceKey?: string;
-  /**
-   * `subscriber`: a newsletter-only form. New people become subscribers; any other capture
-   * (a non-subscriber form, the API, an import) makes a subscriber a lead.
-   */
-  stage?: 'subscriber';
   /** answer what would happen, write nothing */
   dryRun?: boolean;
   /** per input: extra properties kept on its submission event (e.g. a form's undeclared fields) */
   eventProperties?: (Record<string, unknown> | undefined)[];
   /** per input: an idempotency key for its submission event (e.g. `import:<id>:<row>`) */
   eventKeys?: (string | undefined)[];
+  /**
+   * `subscriber`: a newsletter-only form. New people become subscribers; any other capture
+   * (a non-subscriber form, the API, an import) makes a subscriber a lead.
+   */
+  stage?: 'subscriber';
 };
 
 export type CaptureResult = {
@@ -50,7 +53,43 @@ export type CaptureResult = {
 
 const eventType: Record<CaptureVia, string> = { form: 'form_submit', import: 'import', api: 'api_submit' };
 
-type Group = { lead: NormalizedLead; indices: number[] };
+/**
+ * The one capture path for forms, the API and imports, in five steps:
+ * 1. normalise every input and group the batch by email (the first input wins, later ones fill gaps);
+ * 2. look up contacts and earlier suppressions of these addresses, alongside the writes;
+ * 3. land each email on its lead: claim the address in the email registry, mark the capture
+ *    pending, then create the lead under the claimed id, or fill the existing lead's empty fields
+ *    (`capture-landing.service.ts`);
+ * 4. answer per input, in input order;
+ * 5. announce: flag returning contacts and unsubscribed people, suppress opt-outs, record one event
+ *    per input, and only then enqueue one `lead-captured` job per lead.
+ */
+export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Promise<CaptureResult[]> {
+  if (inputs.length === 0) return [];
+  const now = clock.now();
+  const normalized = inputs.map((i) => normalizeLeadInput(i, ctx.source));
+  const groups = groupByEmail(normalized);
+  const keys = [...groups.keys()];
+  const people = lookUpPeople(keys);
+  const markPending = (entries: PendingEntry[]) =>
+    markCapturesPending(
+      entries.map((e) => capturedPayload(ctx, groups.get(e.key)!, e.leadId, e.created)),
+      now,
+    );
+  const landing = ctx.dryRun
+    ? await previewLanding(keys)
+    : await landLeads(groups, { now, markPending, stage: ctx.stage });
+  const contactByKey = await people.contacts();
+  const results = resultsInInputOrder(inputs.length, groups, landing, contactByKey);
+  if (ctx.dryRun) return results;
+  await announceCapture({ normalized, results, groups, landing, contactByKey, ctx, now }, people);
+  return results;
+}
+
+/** captureLeads for one input. */
+export async function captureLead(input: LeadInput, ctx: CaptureContext): Promise<CaptureResult> {
+  return (await captureLeads([input], ctx))[0]!;
+}
 
 /** Groups inputs by normalised email in first-seen order; later inputs fill the first's gaps. */
 function groupByEmail(normalized: NormalizedLead[]): Map<string, Group> {
@@ -65,56 +104,13 @@ function groupByEmail(normalized: NormalizedLead[]): Map<string, Group> {
   return groups;
 }
 
-function newLeadDoc(n: NormalizedLead, now: Date, stage: 'lead' | 'subscriber'): Record<string, unknown> {
-  const doc = new Lead({
-    ...n,
-    status: 'open',
-    lifecycleStage: stage,
-    stageDates: { [stage]: now },
-    lastActivityAt: now,
-  }).toObject({ depopulate: true });
-  return { ...doc, createdAt: now, updatedAt: now };
-}
-
-type WriteError = { index: number; code?: number };
+type People = { contacts: () => Promise<Map<string, string>>; suppressed: () => Promise<Set<string>> };
 
 /**
- * Inserts the leads in one unordered bulk insert. The unique emailKey index decides, atomically on
- * every server, which of any concurrent submissions creates the lead; the others get a
- * duplicate-key error and are treated as repeats.
+ * Contacts with these addresses and earlier suppressions (other than an erasure), read while the
+ * leads are written; only a match costs a (rare) extra update.
  */
-async function insertNewLeads(docs: Record<string, unknown>[]): Promise<Set<number>> {
-  const inserted = new Set(docs.map((_, i) => i));
-  if (docs.length === 0) return inserted;
-  try {
-    await Lead.collection.insertMany(docs, { ordered: false });
-  } catch (err) {
-    const writeErrors = ([] as WriteError[]).concat(
-      (err as { writeErrors?: WriteError | WriteError[] }).writeErrors ?? [],
-    );
-    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== 11000)) throw err;
-    for (const w of writeErrors) inserted.delete(w.index);
-  }
-  return inserted;
-}
-
-/**
- * The one capture path for forms, the API and imports: normalises, deduplicates within the batch
- * and against the database (one lead per normalised email, also under concurrent submissions),
- * fills empty fields of existing leads without overwriting, records one submission event per input
- * (the whole submission, in the timeline) and enqueues one `lead-captured` job per lead.
- * Results are in input order.
- */
-// eslint-disable-next-line max-lines-per-function -- split by the capture branch (issue 8)
-export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Promise<CaptureResult[]> {
-  if (inputs.length === 0) return [];
-  const now = clock.now();
-  const normalized = inputs.map((i) => normalizeLeadInput(i, ctx.source));
-  const groups = groupByEmail(normalized);
-  const keys = [...groups.keys()];
-
-  // Contacts and suppressions are looked up alongside the writes; only a match costs one more
-  // (rare) update.
+function lookUpPeople(keys: string[]): People {
   const contactsP = Contact.find({ emailKey: { $in: keys } }, { emailKey: 1 })
     .lean()
     .exec();
@@ -127,152 +123,156 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
     .lean()
     .exec();
   suppressedP.catch(() => undefined);
+  return {
+    contacts: async () => new Map((await contactsP).map((c) => [c.emailKey, String(c._id)])),
+    suppressed: async () => new Set((await suppressedP).map((x) => hashes.get(x.emailHash)!)),
+  };
+}
 
-  const leadIdByKey = new Map<string, string | null>();
-  const createdKeys = new Set<string>();
-
-  if (ctx.dryRun) {
-    const existing = await Lead.find({ emailKey: { $in: keys } }, { emailKey: 1, mergedInto: 1 }).lean();
-    for (const e of existing) leadIdByKey.set(e.emailKey, String(e.mergedInto ?? e._id));
-    for (const k of keys) if (!leadIdByKey.has(k)) createdKeys.add(k);
-  } else {
-    let pending = keys;
-    // Up to 3 rounds: a lead that refused our insert can vanish (erased) before we read it.
-    for (let round = 0; round < 3 && pending.length > 0; round++) {
-      const docs = pending.map((k) => newLeadDoc(groups.get(k)!.lead, now, ctx.stage ?? 'lead'));
-      const inserted = await insertNewLeads(docs);
-      const repeats: string[] = [];
-      pending.forEach((k, i) => {
-        if (inserted.has(i)) {
-          createdKeys.add(k);
-          leadIdByKey.set(k, String(docs[i]!._id));
-        } else repeats.push(k);
-      });
-      pending = repeats.length ? await fillExistingLeads(repeats, groups, leadIdByKey, now, ctx.stage) : [];
-    }
-    if (pending.length) throw new Error(`could not capture ${pending.length} lead(s) after retries`);
-  }
-
-  const contactByKey = new Map((await contactsP).map((c) => [c.emailKey, String(c._id)]));
-  const results: CaptureResult[] = new Array(inputs.length);
+function resultsInInputOrder(
+  count: number,
+  groups: Map<string, Group>,
+  landing: Landing,
+  contactByKey: Map<string, string>,
+): CaptureResult[] {
+  const results: CaptureResult[] = new Array(count);
   for (const [key, g] of groups) {
-    const leadId = leadIdByKey.get(key) ?? null;
+    const leadId = landing.leadIdByKey.get(key) ?? null;
     const contactId = contactByKey.get(key);
     g.indices.forEach((inputIndex, n) => {
-      const created = createdKeys.has(key) && n === 0;
+      const created = landing.createdKeys.has(key) && n === 0;
       results[inputIndex] = { leadId, created, merged: !created, ...(contactId ? { contactId } : {}) };
     });
   }
-  if (ctx.dryRun) return results;
+  return results;
+}
 
-  // A person who unsubscribed (or bounced) before, even before an erasure, stays unsubscribed.
-  const unsubscribed = new Set((await suppressedP).map((x) => hashes.get(x.emailHash)!));
-  const flagOps = keys
-    .filter((k) => contactByKey.has(k) || (createdKeys.has(k) && unsubscribed.has(k)))
-    .map((k) => ({
+type Captured = {
+  normalized: NormalizedLead[];
+  results: CaptureResult[];
+  groups: Map<string, Group>;
+  landing: Landing;
+  contactByKey: Map<string, string>;
+  ctx: CaptureContext;
+  now: Date;
+};
+
+/**
+ * Everything a higher area needs to hear about, written before the job that tells it: a lost job
+ * is found again by the reconciler through the pending marker, and an opt-out is on the
+ * suppression list before nurture can enroll anyone.
+ */
+async function announceCapture(c: Captured, people: People): Promise<void> {
+  const keys = [...c.groups.keys()];
+  const payloads = keys.map((k) =>
+    capturedPayload(c.ctx, c.groups.get(k)!, c.landing.leadIdByKey.get(k)!, c.landing.createdKeys.has(k)),
+  );
+  await Promise.all([
+    flagLeads(c, await people.suppressed()),
+    suppressOptOuts(keys.filter((k) => c.groups.get(k)!.lead.emailOptOut)),
+    recordEvents([...submissionEvents(c), ...optOutEvents(c)]),
+  ]);
+  // an existing lead that opted out leaves the sequences it is in (new enrollments refuse it)
+  const optedOut = payloads.filter((p, i) => !p.created && c.groups.get(keys[i]!)!.lead.emailOptOut);
+  await Promise.all([
+    enqueueBulk(
+      'lead-captured',
+      payloads.map((payload) => ({ payload, opts: { jobId: captureJobId(payload.leadId, c.now) } })),
+    ),
+    enqueueBulk(
+      'lead-suppressed',
+      optedOut.map((p) => ({ payload: { leadId: p.leadId, reason: 'unsubscribe' as const } })),
+    ),
+  ]);
+}
+
+/** The lead-captured job of one email: ids and keys only. */
+function capturedPayload(
+  ctx: CaptureContext,
+  group: Group,
+  leadId: string,
+  created: boolean,
+): Payload<'lead-captured'> {
+  const source = group.lead.source;
+  return {
+    leadId,
+    via: ctx.via,
+    created,
+    ...(ctx.formId ? { formId: ctx.formId } : {}),
+    ...(ctx.sequenceKey ? { sequenceKey: ctx.sequenceKey } : {}),
+    ...(source ? { source } : {}),
+  };
+}
+
+/**
+ * A returning contact gets `existingContactId`; a new lead for a person who unsubscribed, bounced
+ * or complained before (even before an erasure) is created unsubscribed. (An opt-out in this
+ * submission was written with the lead.)
+ */
+async function flagLeads(c: Captured, suppressed: Set<string>): Promise<void> {
+  const ops = [...c.groups.keys()]
+    .map((k) => {
+      const set: Record<string, unknown> = {};
+      if (c.contactByKey.has(k)) set.existingContactId = c.contactByKey.get(k)!;
+      if (c.landing.createdKeys.has(k) && suppressed.has(k)) set.unsubscribed = true;
+      return { k, set };
+    })
+    .filter(({ set }) => Object.keys(set).length > 0)
+    .map(({ k, set }) => ({
       updateOne: {
-        filter: { _id: new Types.ObjectId(leadIdByKey.get(k)!) },
-        update: {
-          $set: {
-            ...(contactByKey.has(k) ? { existingContactId: contactByKey.get(k)! } : {}),
-            ...(createdKeys.has(k) && unsubscribed.has(k) ? { unsubscribed: true } : {}),
-          },
-        },
+        filter: { _id: new Types.ObjectId(c.landing.leadIdByKey.get(k)!) },
+        update: { $set: set },
       },
     }));
-  const flagWrites = flagOps.length ? Lead.bulkWrite(flagOps, { ordered: false }) : undefined;
+  if (ops.length) await Lead.bulkWrite(ops, { ordered: false });
+}
 
-  const events: NewEvent[] = normalized.map((n, i) => {
-    const r = results[i]!;
+/** Email Opt Out: the address joins the suppression list (an existing, stronger reason is kept). */
+async function suppressOptOuts(keys: string[]): Promise<void> {
+  const docs = keys.map((k) => ({ emailHash: emailHash(k), reason: 'unsubscribe', createdAt: new Date() }));
+  await insertManyRefusingDuplicates(Suppression.collection, docs);
+}
+
+function submissionEvents(c: Captured): NewEvent[] {
+  return c.normalized.map((n, i) => {
+    const r = c.results[i]!;
     return {
       leadId: r.leadId!,
-      type: eventType[ctx.via],
-      occurredAt: now,
-      key: ctx.eventKeys?.[i],
+      type: eventType[c.ctx.via],
+      occurredAt: c.now,
+      key: c.ctx.eventKeys?.[i],
       properties: {
-        ...(ctx.eventProperties?.[i] ?? {}),
-        via: ctx.via,
-        ...(ctx.formId ? { formId: ctx.formId } : {}),
+        ...(c.ctx.eventProperties?.[i] ?? {}),
+        via: c.ctx.via,
+        ...(c.ctx.formId ? { formId: c.ctx.formId } : {}),
         created: r.created,
         ...(r.contactId ? { contactId: r.contactId, contactReturned: true } : {}),
         submission: n,
       },
     };
   });
-  const jobs = keys.map((k) => ({
-    payload: {
-      leadId: leadIdByKey.get(k)!,
-      via: ctx.via,
-      created: createdKeys.has(k),
-      ...(ctx.formId ? { formId: ctx.formId } : {}),
-      ...(ctx.sequenceKey ? { sequenceKey: ctx.sequenceKey } : {}),
-      ...(groups.get(k)!.lead.source ? { source: groups.get(k)!.lead.source! } : {}),
-    },
-  }));
-  await Promise.all([recordEvents(events), enqueueBulk('lead-captured', jobs), flagWrites]);
-  return results;
 }
 
-/** captureLeads for one input. */
-export async function captureLead(input: LeadInput, ctx: CaptureContext): Promise<CaptureResult> {
-  return (await captureLeads([input], ctx))[0]!;
-}
-
-/**
- * Repeat submissions: one read of the existing leads, then one bulk write filling their empty
- * fields. A tombstone (merged lead) sends the submission to its survivor. Returns the keys whose
- * lead vanished meanwhile (to be inserted again).
- */
-async function fillExistingLeads(
-  keys: string[],
-  groups: Map<string, Group>,
-  leadIdByKey: Map<string, string | null>,
-  now: Date,
-  stage?: 'subscriber',
-): Promise<string[]> {
-  const existing = await Lead.find({ emailKey: { $in: keys } }).lean<LeadDoc[]>();
-  const survivorIds = existing.filter((e) => e.mergedInto).map((e) => e.mergedInto!);
-  const survivors = survivorIds.length
-    ? await Lead.find({ _id: { $in: survivorIds }, mergedInto: null }).lean<LeadDoc[]>()
-    : [];
-  const survivorById = new Map(survivors.map((s) => [String(s._id), s]));
-  const byKey = new Map(existing.map((e) => [e.emailKey, e]));
-
-  const ops: { updateOne: { filter: object; update: object } }[] = [];
-  const missing: string[] = [];
-  for (const k of keys) {
-    const found = byKey.get(k);
-    const target = found?.mergedInto ? survivorById.get(String(found.mergedInto)) : found;
-    if (!target) {
-      missing.push(k);
-      continue;
-    }
-    leadIdByKey.set(k, String(target._id));
-    const fills = { ...fillEmptyFields(target, groups.get(k)!.lead), ...promotion(target, stage, now) };
-    ops.push({
-      updateOne: {
-        filter: { _id: target._id },
-        update: { $set: { ...fills, lastActivityAt: now, updatedAt: now } },
+/** One `unsubscribe` event per lead whose submission opted out, in its timeline. */
+function optOutEvents(c: Captured): NewEvent[] {
+  return [...c.groups]
+    .filter(([, g]) => g.lead.emailOptOut)
+    .map(([k]) => ({
+      leadId: c.landing.leadIdByKey.get(k)!,
+      type: 'unsubscribe',
+      occurredAt: c.now,
+      properties: {
+        via: c.ctx.via,
+        reason: 'email_opt_out',
+        ...(c.ctx.formId ? { formId: c.ctx.formId } : {}),
       },
-    });
-  }
-  if (ops.length) await Lead.bulkWrite(ops, { ordered: false, timestamps: false });
-  return missing;
-}
-
-/** A subscriber's first capture by anything but a newsletter-only form makes it a lead. */
-function promotion(target: LeadDoc, stage: 'subscriber' | undefined, now: Date): Record<string, unknown> {
-  if (stage === 'subscriber' || target.lifecycleStage !== 'subscriber') return {};
-  return {
-    lifecycleStage: 'lead',
-    ...stageDatePaths('lead', target.stageDates as Record<string, unknown>, now),
-  };
+    }));
 }
 
 /**
  * Intake answers 503 before writing anything while the queue connection is down: a lead written
- * without its lead-captured job would miss nurture. (A failure after the check still answers 503;
- * the retry lands on the same lead.)
+ * without its lead-captured job would wait for the reconciler. (A failure after the check still
+ * answers 503; the retry lands on the same lead, and the reconciler enqueues the job if none comes.)
  */
 export function requireQueueConnection(redis: { status: string }): RequestHandler {
   return (_req, _res, next) => {

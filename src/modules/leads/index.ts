@@ -7,7 +7,7 @@ export {
   type LeadStatus,
   type LifecycleStage,
 } from './lead.model.js';
-export { emailKey, cleanText, countryCode, phoneE164 } from './normalize.js';
+export { emailKey, cleanText, countryCode, phoneE164, isChecked } from './normalize.js';
 export {
   leadListQuery,
   leadInputSchema,
@@ -29,6 +29,8 @@ export {
   type CaptureResult,
   type CaptureVia,
 } from './capture.service.js';
+export { reconcileCaptures, completeCapture, captureGraceMs } from './capture-reconcile.service.js';
+export { ensureEmailRegistry } from './email-registry.service.js';
 export { toLeadJson, type LeadJson } from './lead.view.js';
 export {
   getLead,

@@ -99,8 +99,11 @@ const leadSchema = new Schema(
   { timestamps: true, strict: true, minimize: false },
 );
 
-// dedup: one lead per normalised email (the guarantee; upserts race on it safely)
-leadSchema.index({ emailKey: 1 }, { unique: true });
+// lookups by address (GET /api/leads?email=, suppression). Not unique: the guarantee of one lead
+// per email is the `_id`-keyed email registry (email-claim.model.ts), which also holds on a sharded
+// cluster; this key pattern differs from the unique index older databases have, which the registry
+// backfill drops.
+leadSchema.index({ emailKey: 1, _id: 1 });
 // GET /api/leads?status=&stage= sorted by id (cursor pagination)
 leadSchema.index({ status: 1, _id: 1 });
 leadSchema.index({ lifecycleStage: 1, _id: 1 });

@@ -21,10 +21,13 @@ export const nameText = (max = 200) =>
     message: 'must not contain line breaks, control characters, < or >',
   });
 
-/** A custom field name: stored as a key under `attributes`, so never `$…` or dotted. */
+/**
+ * A custom field name: stored as a key under `attributes`, so never `$…` or dotted. A leading
+ * digit is allowed: Salesforce custom field ids look like `00N5e00000abcde`.
+ */
 export const attributeName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -, starting with a letter');
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ or -');
 
 export const attributeValue = z.union([safeText(2000), z.number().finite(), z.boolean(), z.null()]);
 
@@ -46,13 +49,17 @@ const personFields = {
   source: nameText().nullish(),
 };
 
+const emailField = safeText(300)
+  .transform((s) => s.trim())
+  .pipe(z.email({ message: 'must be an email address' }).max(254));
+
 export const leadInputSchema = z
   .object({
-    email: safeText(300)
-      .transform((s) => s.trim())
-      .pipe(z.email({ message: 'must be an email address' }).max(254)),
+    email: emailField,
     ...personFields,
     attributes: attributesSchema.optional(),
+    /** the person asked for no marketing email (Web-to-Lead's "Email Opt Out"): suppressed before any enrollment */
+    emailOptOut: z.boolean().optional(),
   })
   .strict();
 export type LeadInput = z.input<typeof leadInputSchema>;
@@ -70,6 +77,8 @@ export const leadPatchSchema = z
   .object({
     status: z.enum(leadStatuses).optional(),
     lifecycleStage: z.enum(lifecycleStages).optional(),
+    /** moves the lead's claim in the email registry: 409 when another lead has the address */
+    email: emailField.optional(),
     ...personFields,
     bant: z
       .object({

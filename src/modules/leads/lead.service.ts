@@ -6,6 +6,8 @@ import { Account, Contact } from '../crm/index.js';
 import { suppressEmail } from '../suppression/index.js';
 import { LeadEvent } from './lead-event.model.js';
 import { recordEvents, type NewEvent } from './lead-events.service.js';
+import { forgetPendingCaptures } from './capture-reconcile.service.js';
+import { claimEmailFor, releaseClaim, releaseClaims } from './email-registry.service.js';
 import { stageDatePaths } from './stages.js';
 import { Lead, type LeadDoc } from './lead.model.js';
 import type { LeadPatch } from './lead.schemas.js';
@@ -158,17 +160,52 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
       properties: { from: lead.lifecycleStage, to: patch.lifecycleStage },
     });
   }
-  const updated = await Lead.findByIdAndUpdate(
-    lead._id,
-    { $set: set },
-    { returnDocument: 'after' },
-  ).lean<LeadDoc>();
+  const moved = patch.email !== undefined ? await claimNewEmail(lead, patch.email, set, events, now) : null;
+  let updated: LeadDoc | null;
+  try {
+    updated = await Lead.findByIdAndUpdate(
+      lead._id,
+      { $set: set },
+      { returnDocument: 'after' },
+    ).lean<LeadDoc>();
+  } catch (err) {
+    if (moved) await releaseClaim(moved.to, lead._id).catch(() => undefined);
+    throw err;
+  }
   if (!updated) throw notFound('lead');
+  // the old address is free only once the lead no longer has it
+  if (moved) await releaseClaim(moved.from, lead._id);
   await recordEvents(events);
   // a BANT answer can complete the qualification agreement: the qualification area re-evaluates
   if (patch.bant && Object.keys(patch.bant).length)
     await enqueue('qualification', { leadId: String(lead._id) });
   return toLeadJson(updated);
+}
+
+/**
+ * PATCH of the email: the new address is claimed for this lead first (409 when another lead has
+ * it); the caller releases the old one after writing the lead. A crash in between leaves a claim
+ * that disagrees with its lead, which capture frees after a minute.
+ */
+async function claimNewEmail(
+  lead: LeadDoc,
+  email: string,
+  set: Record<string, unknown>,
+  events: NewEvent[],
+  now: Date,
+): Promise<{ from: string; to: string } | null> {
+  const n = normalizeLeadInput({ email });
+  set.email = n.email;
+  if (n.emailKey === lead.emailKey) return null;
+  await claimEmailFor(lead._id, n.emailKey);
+  set.emailKey = n.emailKey;
+  events.push({
+    leadId: lead._id,
+    type: 'email_change',
+    occurredAt: now,
+    properties: { from: lead.email, to: n.email },
+  });
+  return { from: lead.emailKey, to: n.emailKey };
 }
 
 /**
@@ -179,7 +216,7 @@ export async function patchLead(id: string, patch: LeadPatch, role: string) {
 export async function deleteLead(id: string): Promise<void> {
   // an old (merged) id erases the person it now resolves to
   const lead = await resolveLead(id);
-  const tombstones = await Lead.find({ mergedInto: lead._id }, { email: 1 }).lean();
+  const tombstones = await Lead.find({ mergedInto: lead._id }, { email: 1, emailKey: 1 }).lean();
   const all = [lead, ...tombstones];
   const ids = all.map((l) => l._id);
   // Suppress first: if anything below fails, the person is still never mailed again.
@@ -192,6 +229,14 @@ export async function deleteLead(id: string): Promise<void> {
     ),
   ]);
   await Lead.deleteMany({ _id: { $in: ids } });
+  // the addresses are free again only once their leads are gone
+  await Promise.all([
+    releaseClaims(
+      all.map((l) => l.emailKey),
+      ids,
+    ),
+    forgetPendingCaptures(ids.map(String)),
+  ]);
 }
 
 /** Other leads and contacts matching by email, by name + company, or by phone, with the reasons. */

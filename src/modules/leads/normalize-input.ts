@@ -14,6 +14,8 @@ export type NormalizedLead = {
   country: string | null;
   source: string | null;
   attributes: Record<string, string | number | boolean | null>;
+  /** the person opted out of marketing email with this submission */
+  emailOptOut?: true;
 };
 
 /** The fields a repeat submission may fill when they are empty on the existing lead. */
@@ -41,6 +43,7 @@ export function normalizeLeadInput(input: LeadInput, defaultSource?: string | nu
     country,
     source: cleanText(input.source) ?? cleanText(defaultSource) ?? null,
     attributes,
+    ...(input.emailOptOut === true ? { emailOptOut: true as const } : {}),
   };
 }
 
@@ -68,6 +71,7 @@ export function fillEmptyFields(
 /** Folds a later input of the same batch into the first: the first's values win, gaps are filled. */
 export function combineInputs(first: NormalizedLead, later: NormalizedLead): NormalizedLead {
   const out: NormalizedLead = { ...first, attributes: { ...first.attributes } };
+  if (later.emailOptOut) out.emailOptOut = true;
   for (const f of fillableFields) if (isEmpty(out[f])) out[f] = later[f];
   for (const [k, v] of Object.entries(later.attributes))
     if (isEmpty(out.attributes[k])) out.attributes[k] = v;

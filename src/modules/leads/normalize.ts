@@ -7,6 +7,15 @@ countries.registerLocale(en);
 // one definition of an address's matching key, shared with the suppression list
 export { emailKey } from '../suppression/index.js';
 
+/**
+ * Is this an opt-out checkbox's or column's "yes"? A checked HTML checkbox sends its value
+ * (Salesforce's sends `1`), exports say `true`/`1`/`yes`; JSON may send `true`.
+ */
+export function isChecked(v: unknown): boolean {
+  if (v === true) return true;
+  return typeof v === 'string' && /^(1|on|true|yes|y|x|checked)$/i.test(v.trim());
+}
+
 /** Names and free text: trimmed, inner runs of whitespace (incl. CR/LF) collapsed; empty → null. */
 export function cleanText(v: string | null | undefined): string | null {
   if (v === null || v === undefined) return null;

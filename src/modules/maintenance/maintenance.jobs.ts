@@ -7,7 +7,7 @@ import { reconcileSends } from '../email/index.js';
 import { purgeAnonymousVisits } from '../events/index.js';
 import { purgeScoredMarks, reconcileScoring, startDecayPass } from '../scoring/index.js';
 import { reconcileSequences } from '../sequences/index.js';
-import { purgeIdempotencyKeys } from '../leads/index.js';
+import { purgeIdempotencyKeys, reconcileCaptures } from '../leads/index.js';
 import { reconcileQualification } from '../qualification/index.js';
 import { checkSla, reconcileHandoffs } from '../handoff/index.js';
 import { purgeWebhookHistory, reconcileWebhookDeliveries } from '../webhooks/index.js';
@@ -23,12 +23,13 @@ export const maintenanceTasks: Partial<Record<Task, TaskFn>> = {
   /** proves the scheduler → queue → worker path works; `leadflow status` shows the last beat */
   heartbeat: async () => writeSetting('scheduler.heartbeat', clock.now().toISOString()),
   /**
-   * rebuild work from MongoDB (survives a flushed Redis): due nurture steps and pending sends, then
-   * email's own pass (sends a stopped worker left in `sending` become `unknown`), webhook
-   * deliveries whose next attempt's job was lost, and handoff requests not taken a minute after
-   * qualification
+   * rebuild work from MongoDB (survives a flushed Redis): captures whose lead-captured job was
+   * lost, due nurture steps and pending sends, then email's own pass (sends a stopped worker left
+   * in `sending` become `unknown`), webhook deliveries whose next attempt's job was lost, and
+   * handoff requests not taken a minute after qualification
    */
   reconcile: async (rt, log) => ({
+    captures: await reconcileCaptures(log),
     sequences: await reconcileSequences(rt, log),
     sends: await reconcileSends(rt),
     handoffs: await reconcileHandoffs(rt, log),

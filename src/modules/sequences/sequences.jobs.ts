@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import type { Payload } from '../../queues/index.js';
+import { completeCapture } from '../leads/index.js';
 import { enrollCapturedLead, exitEnrollmentsForLead } from './enrollments.service.js';
 import { advanceEnrollment } from './step-runner.service.js';
 
@@ -10,11 +11,14 @@ export function nurtureProcessor(rt: Runtime) {
     advanceEnrollment(rt, payload.enrollmentId, log);
 }
 
-/** lead-captured: enroll into the sequences the capture triggers. */
+/** lead-captured: enroll into the sequences the capture triggers; then the capture is no longer pending. */
 export function leadCapturedProcessor(_rt: Runtime) {
-  return async (payload: Payload<'lead-captured'>, { log }: { log: Logger }) => ({
-    enrolled: await enrollCapturedLead(payload, log),
-  });
+  return async (payload: Payload<'lead-captured'>, { log }: { log: Logger }) => {
+    // an opted-out person is refused by enrollLead; lead-suppressed ends what they were in
+    const enrolled = await enrollCapturedLead(payload, log);
+    await completeCapture(payload.leadId);
+    return { enrolled };
+  };
 }
 
 /** lead-suppressed: an address of the lead was suppressed, so every enrollment of it ends now. */
