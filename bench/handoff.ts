@@ -24,7 +24,7 @@ import { shutdown } from '../src/lib/shutdown.js';
 import { runWorker } from '../src/lib/worker.js';
 import { Rep } from '../src/modules/handoff/index.js';
 import { Lead, recordEvents } from '../src/modules/leads/index.js';
-import { emailKey } from '../src/modules/leads/normalize.js';
+import { emailKey } from '../src/modules/leads/index.js';
 import { HandoffRequest, handoffRequestId } from '../src/modules/qualification/index.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startHandoffWorker } from '../workers/handoff.js';

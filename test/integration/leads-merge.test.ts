@@ -98,7 +98,12 @@ describe('GET /api/leads/:id/duplicates and POST /api/leads/:id/merge', () => {
     const again = await post({ email: 'M2@merge.example' });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(s.id);
-    const list = await env.http().get('/api/leads').set(auth).query({ q: 'merge.example' });
+    // q matches the start of a field (API.md): the tombstones m1/m2 (and MergeCo) are not listed
+    const tombstones = await env.http().get('/api/leads').set(auth).query({ q: 'm' });
+    const listed = tombstones.body.items.map((l: { id: string }) => l.id);
+    expect(listed).not.toContain(m1.id);
+    expect(listed).not.toContain(m2.id);
+    const list = await env.http().get('/api/leads').set(auth).query({ q: 'survivor@merge' });
     expect(list.body.items.map((l: { id: string }) => l.id)).toEqual([s.id]);
     const twice = await env
       .http()

@@ -14,3 +14,4 @@ export { EmailSend, sendStatuses, type SendStatus, type SendDoc } from './send.m
 export { emailProcessor } from './email.jobs.js';
 // the suppression list is its own area; email users may keep importing these from here
 export { isSuppressed, suppressEmail } from '../suppression/index.js';
+export { classifySmtpError, type SmtpFailure } from './delivery.js';

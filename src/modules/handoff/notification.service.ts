@@ -1,7 +1,7 @@
 import { clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
-import { classifySmtpError } from '../email/delivery.js';
+import { classifySmtpError } from '../email/index.js';
 import { headerSafe, renderEmail } from '../email/index.js';
 import { LeadEvent } from '../leads/index.js';
 import { Lead, type LeadDoc } from '../leads/index.js';
