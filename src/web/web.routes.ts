@@ -11,6 +11,7 @@ import { formPages } from './pages/forms.js';
 import { sequencePages } from './pages/sequences.js';
 import { operationsPages } from './pages/operations.js';
 import { scoringPages } from './pages/scoring.js';
+import { salesPages } from './pages/sales.js';
 import { cookieSecret, requireSession, safeNext, signIn, signOut } from './session.js';
 import { page, type WebDeps } from './page.js';
 import { renderView } from './views.js';
@@ -100,7 +101,15 @@ export function mountWebApp(app: Express, deps: AppDeps): void {
       res.redirect(303, '/app/login');
     }),
   );
-  for (const mount of [dashboardPages, leadPages, formPages, sequencePages, scoringPages, operationsPages])
+  for (const mount of [
+    dashboardPages,
+    leadPages,
+    formPages,
+    sequencePages,
+    scoringPages,
+    salesPages,
+    operationsPages,
+  ])
     mount(authed, web);
   router.use(authed);
   router.use(webErrorHandler(deps));

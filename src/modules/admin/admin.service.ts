@@ -86,9 +86,17 @@ export async function principalForKeyHash(
   if (adminApiKey && sameHash(keyHash, hashKey(adminApiKey))) {
     return { keyId: 'env', name: 'ADMIN_API_KEY', role: 'admin' };
   }
-  const doc = await ApiKey.findOne({ hash: keyHash }, { hash: 1, role: 1, name: 1, revokedAt: 1 }).lean();
+  const doc = await ApiKey.findOne(
+    { hash: keyHash },
+    { hash: 1, role: 1, name: 1, revokedAt: 1, repId: 1 },
+  ).lean();
   if (!doc || doc.revokedAt || !sameHash(doc.hash, keyHash)) return undefined;
-  return { keyId: String(doc._id), name: doc.name, role: doc.role as Role };
+  return {
+    keyId: String(doc._id),
+    name: doc.name,
+    role: doc.role as Role,
+    ...(doc.repId ? { repId: doc.repId } : {}),
+  };
 }
 
 /** Is this stored key (by its plain text) still valid? Used to reuse the bootstrap key file. */

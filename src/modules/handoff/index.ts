@@ -26,3 +26,5 @@ export { Handoff, HandoffClaim, handoffStatuses, type HandoffDoc } from './hando
 export { Rep, type RepDoc } from './rep.model.js';
 export { chooseRep, repMatches } from './assignment.logic.js';
 export { companyDomain, freeMailDomains, normalizeCompanyName } from './conversion.logic.js';
+export { agreementTerms, latestAgreementVersion } from './agreement.js';
+export { rejectBody, opportunityPatch } from './handoff.schemas.js';

@@ -139,6 +139,7 @@ export function leadPages(r: Router, deps: WebDeps): void {
         timeline: timeline.items.map((e) => ({ ...e, detail: JSON.stringify(e.properties).slice(0, 300) })),
         duplicates: duplicates.items,
         reasons: score.reasons.slice(0, 5),
+        convertable: lead.status !== 'converted' && !lead.conversion,
         ledger: [...score.ledger].reverse().slice(0, 50),
         enrollments: enrollments.map((e) => ({
           key: e.sequenceKey,

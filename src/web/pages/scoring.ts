@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { badRequest, forbidden } from '../../lib/errors.js';
 import { parseInput, zodDetails } from '../../lib/http.js';
 import { getRulesetView, putRuleset, rescoreStatus, rulesetInput } from '../../modules/scoring/index.js';
+import { getAgreements } from '../../modules/qualification/index.js';
 import { renderView } from '../views.js';
 import { page, type WebDeps } from '../page.js';
 import { diffLines } from '../diff.js';
@@ -103,5 +104,11 @@ export function scoringPages(r: Router, deps: WebDeps): void {
 
 /** The qualification agreement's part of the page (filled in once that area is present). */
 async function agreementContext(): Promise<Record<string, unknown>> {
-  return {};
+  const { current } = await getAgreements();
+  if (!current) return {};
+  const req = (current.require ?? {}) as Record<string, unknown>;
+  const requires = Object.entries(req)
+    .filter(([, v]) => v)
+    .map(([k, v]) => (k === 'grade' ? `grade ${String(v)} or better` : k));
+  return { agreement: current, requires };
 }
