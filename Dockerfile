@@ -11,6 +11,8 @@ COPY templates ./templates
 COPY scripts ./scripts
 COPY bin ./bin
 COPY tsconfig.json ./
+# the data volume (the generated admin key) must be the app user's
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
 CMD ["npm", "run", "start:api"]

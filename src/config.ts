@@ -54,6 +54,9 @@ const booleanFrom = (def: boolean) =>
       return z.NEVER;
     });
 
+/** Admin keys that appeared in published files: never accepted. */
+const publishedAdminKeys = new Set(['change-me-admin-key-0123456789']);
+
 /** A comma-separated list of durations ("5s,5m,30m"), as milliseconds. */
 const durationList = (def: string, maxEntries: number) =>
   z
@@ -91,9 +94,12 @@ const envSchema = z.object({
     .default('leadflow'),
   SMTP_URL: urlWith(['smtp:', 'smtps:']),
   MAIL_FROM: z.string().min(3).default('leadflow <no-reply@localhost>'),
-  ADMIN_API_KEY: optionalString.refine((v) => v === undefined || v.length >= 16, {
-    message: 'must be at least 16 characters',
-  }),
+  ADMIN_API_KEY: optionalString
+    .refine((v) => v === undefined || v.length >= 16, { message: 'must be at least 16 characters' })
+    // a key that was ever published (an old docker-compose default) is no secret: refuse to start
+    .refine((v) => v === undefined || !publishedAdminKeys.has(v), {
+      message: 'is a published example key; set a secret of your own or leave it unset to generate one',
+    }),
   TRACKING_SECRET: optionalString.refine((v) => v === undefined || v.length >= 16, {
     message: 'must be at least 16 characters',
   }),

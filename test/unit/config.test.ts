@@ -44,6 +44,7 @@ describe('config', () => {
     [{ QUEUE_PREFIX: 'bad prefix{}' }, 'QUEUE_PREFIX'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
+    [{ ADMIN_API_KEY: 'change-me-admin-key-0123456789' }, 'ADMIN_API_KEY'],
     [{ TRACKING_SECRET: 'short' }, 'TRACKING_SECRET'],
     [{ DKIM_DOMAIN: 'example.com' }, 'DKIM_DOMAIN'],
   ])('when %o is set, then the error names %s', (env, key) => {
