@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Role } from '../../src/modules/admin/index.js';
 import { emailKey, Lead } from '../../src/modules/leads/index.js';
-import type { TestEnv } from './env.js';
+import { ADMIN_KEY, type TestEnv } from './env.js';
 
 /** A short random id for names and addresses. */
 export const uid = () => randomBytes(4).toString('hex');
@@ -62,4 +62,14 @@ export async function putForm(env: TestEnv, auth: Auth, id: string, definition: 
   const res = await env.http().put(`/api/forms/${id}`).set(auth).send(definition);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as Record<string, unknown>;
+}
+
+/** `POST /api/leads` as the test admin key (extra headers such as `Idempotency-Key` on top). */
+export function postLead(env: TestEnv, body: unknown, headers: Record<string, string> = {}) {
+  return env
+    .http()
+    .post('/api/leads')
+    .set({ Authorization: `Bearer ${ADMIN_KEY}` })
+    .set(headers)
+    .send(body as object);
 }

@@ -7,17 +7,12 @@ import { Lead } from '../../src/modules/leads/index.js';
 import { IdempotencyKey } from '../../src/modules/leads/idempotency.model.js';
 import { hashRequest } from '../../src/modules/leads/idempotency.service.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { postLead } from '../helpers/factories.js';
 
 describe('POST /api/leads: capture, repeats, Idempotency-Key, a returning contact, 503 and hostile input', () => {
   const env = useTestEnv();
   const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    env
-      .http()
-      .post('/api/leads')
-      .set(auth)
-      .set(headers)
-      .send(body as object);
+  const post = (body: unknown, headers: Record<string, string> = {}) => postLead(env, body, headers);
 
   it("when a lead is posted, then 201 answers API.md's Lead shape with normalised fields", async () => {
     const res = await post({

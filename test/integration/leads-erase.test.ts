@@ -4,17 +4,12 @@ import { Suppression, emailHash } from '../../src/modules/suppression/index.js';
 import { LeadEvent } from '../../src/modules/events/index.js';
 import { Lead } from '../../src/modules/leads/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { postLead } from '../helpers/factories.js';
 
 describe('DELETE /api/leads/:id: erasure', () => {
   const env = useTestEnv();
   const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    env
-      .http()
-      .post('/api/leads')
-      .set(auth)
-      .set(headers)
-      .send(body as object);
+  const post = (body: unknown, headers: Record<string, string> = {}) => postLead(env, body, headers);
 
   it('when a lead is deleted, then the person is erased and only a suppression hash remains', async () => {
     const { body: lead } = await post({ email: 'Erase.Me@example.com' });

@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { postLead } from '../helpers/factories.js';
 
 describe('GET /api/leads: filters and cursors', () => {
   const env = useTestEnv();
   const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    env
-      .http()
-      .post('/api/leads')
-      .set(auth)
-      .set(headers)
-      .send(body as object);
+  const post = (body: unknown, headers: Record<string, string> = {}) => postLead(env, body, headers);
 
   it('when leads are listed with filters and a cursor, then pages cover each match once', async () => {
     for (let i = 0; i < 5; i++) await post({ email: `page${i}@list.example`, company: 'Listco' });

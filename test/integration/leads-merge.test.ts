@@ -3,17 +3,12 @@ import { Account, Contact } from '../../src/modules/crm/index.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { LeadEvent } from '../../src/modules/events/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { postLead } from '../helpers/factories.js';
 
 describe('GET /api/leads/:id/duplicates and POST /api/leads/:id/merge', () => {
   const env = useTestEnv();
   const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    env
-      .http()
-      .post('/api/leads')
-      .set(auth)
-      .set(headers)
-      .send(body as object);
+  const post = (body: unknown, headers: Record<string, string> = {}) => postLead(env, body, headers);
 
   it('when duplicates are asked for, then leads and contacts matching by name+company or phone come with reasons', async () => {
     const { body: a } = await post({

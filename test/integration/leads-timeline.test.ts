@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
+import { postLead } from '../helpers/factories.js';
 
 describe('GET /api/leads/:id/timeline: paging', () => {
   const env = useTestEnv();
   const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
-  const post = (body: unknown, headers: Record<string, string> = {}) =>
-    env
-      .http()
-      .post('/api/leads')
-      .set(auth)
-      .set(headers)
-      .send(body as object);
+  const post = (body: unknown, headers: Record<string, string> = {}) => postLead(env, body, headers);
 
   it('when the timeline is paged, then items come newest first across pages', async () => {
     const { body: lead } = await post({ email: 'timeline@example.com' });
