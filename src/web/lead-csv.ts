@@ -1,10 +1,4 @@
-/** Leads as CSV for the bulk export: every value escaped, spreadsheet formulas defused. */
-export function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  let s = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : String(v);
-  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
+import { csvCell } from '../lib/csv.js';
 
 const columns = [
   'id',
@@ -24,6 +18,7 @@ const columns = [
   'createdAt',
 ] as const;
 
+/** Leads as CSV for the bulk export (cells escaped and formula-safe by csvCell). */
 export function leadsCsv(leads: Record<string, unknown>[]): string {
   const rows = leads.map((l) => columns.map((c) => csvCell(l[c])).join(','));
   return `${[columns.join(','), ...rows].join('\r\n')}\r\n`;

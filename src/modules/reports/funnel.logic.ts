@@ -1,3 +1,4 @@
+import { csvCell } from '../../lib/csv.js';
 import { lifecycleStages, type LifecycleStage } from '../leads/index.js';
 
 export type StageCounts = Record<LifecycleStage, number>;
@@ -59,14 +60,6 @@ export function spreadOf(durationsMs: number[]): Spread {
     p90Days: round2(percentile(days, 90)),
     count: days.length,
   };
-}
-
-/** A CSV cell: quoted when needed, and a leading =, +, - or @ defused (spreadsheet formula injection). */
-export function csvCell(v: string | number | null): string {
-  if (v === null) return '';
-  let s = String(v);
-  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 export type FunnelRow = { key: string; stages: StageCounts; conversion: Conversion };
