@@ -37,6 +37,29 @@ function filtersOf(input: Record<string, unknown>, extra: readonly string[] = []
   return out;
 }
 
+const touchFields: [string, string][] = [
+  ['utm_source', 'Source'],
+  ['utm_medium', 'Medium'],
+  ['utm_campaign', 'Campaign'],
+  ['utm_term', 'Term'],
+  ['utm_content', 'Content'],
+  ['gclid', 'Google click id'],
+  ['fbclid', 'Meta click id'],
+  ['landingPage', 'Landing page'],
+  ['referrer', 'Referrer'],
+];
+
+type Touch = Record<string, unknown> | null;
+/** First and last touch side by side, only the rows either one has; null when nothing is known. */
+function attributionRows(a: { firstTouch: Touch; lastTouch: Touch }) {
+  if (!a.firstTouch && !a.lastTouch) return null;
+  const text = (t: Touch, k: string) => (typeof t?.[k] === 'string' && t[k] ? (t[k] as string) : null);
+  const rows = touchFields
+    .map(([k, label]) => ({ label, first: text(a.firstTouch, k), last: text(a.lastTouch, k) }))
+    .filter((r) => r.first || r.last);
+  return { firstAt: a.firstTouch?.at ?? null, lastAt: a.lastTouch?.at ?? null, rows };
+}
+
 const bulkBody = z.strictObject({
   _csrf: z.string(),
   action: z.enum(['assign', 'enroll', 'export']),
@@ -136,6 +159,7 @@ export function leadPages(r: Router, deps: WebDeps): void {
           k,
           v: typeof v === 'string' ? v : JSON.stringify(v),
         })),
+        attribution: attributionRows(lead.attribution),
         timeline: timeline.items.map((e) => ({ ...e, detail: JSON.stringify(e.properties).slice(0, 300) })),
         duplicates: duplicates.items,
         reasons: score.reasons.slice(0, 5),
