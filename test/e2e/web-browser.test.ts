@@ -186,6 +186,7 @@ ${pasted}
     await attribution.getByText('q3-launch').first().waitFor();
     await attribution.getByText(`${siteUrl}/landing`).first().waitFor();
     await m.locator('#timeline').getByText('form submit').first().waitFor();
+    await screenshot(m, 'lead-from-campaign');
   });
 
   it('when the marketer sends the live test submission on the form page, then it goes through the public endpoint and links to the new lead', async () => {
@@ -226,7 +227,7 @@ ${pasted}
   it('when the scoring page is opened, then the rules, the agreement and its version history show', async () => {
     await m.goto(`${appUrl}/app/scoring`);
     await m.getByRole('heading', { name: /Qualification agreement/ }).waitFor();
-    await m.getByText('Maya Chen (Marketing)').waitFor();
+    await m.getByText('Maya Chen (marketing)').waitFor();
     await screenshot(m, 'scoring');
   });
 

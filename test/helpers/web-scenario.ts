@@ -32,7 +32,7 @@ export async function seedSetup(env: TestEnv) {
     createOpportunity: true,
     opportunity: { amount: 12000, closeIn: '4w' },
     slaHours: 24,
-    agreedBy: { marketing: 'Maya Chen (Marketing)', sales: 'Sam Ortiz (Sales)' },
+    agreedBy: { marketing: 'Maya Chen', sales: 'Sam Ortiz' },
   });
   await call(
     'put',
