@@ -17,6 +17,7 @@ Start the app first (\`npm start\` in another terminal), then run this.
 
   --url URL        the app's address (default http://localhost:$PORT, PORT from the environment or 3000)
   --timeout SECS   how long to wait for the handoffs (default 120)
+  --quick          stop at the first lead handed off instead of waiting for every ready one
   --help           this text
 
 The admin key comes from ADMIN_API_KEY, else from $DATA_DIR/admin-api-key (what \`npm start\`
@@ -24,19 +25,21 @@ prints and keeps on its first start); the demo's marketing and sales keys are ke
 $DATA_DIR/demo.json and reused by later runs.
 `;
 
-function parseArgs(argv: string[]): { url?: string; timeoutSecs: number } | 'help' {
+function parseArgs(argv: string[]): { url?: string; timeoutSecs: number; quick: boolean } | 'help' {
   let url: string | undefined;
   let timeoutSecs = 120;
+  let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return 'help';
     if (a === '--url') url = argv[++i];
     else if (a === '--timeout') timeoutSecs = Number(argv[++i]);
+    else if (a === '--quick') quick = true;
     else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (!Number.isFinite(timeoutSecs) || timeoutSecs <= 0)
     throw new Error('--timeout must be a number of seconds');
-  return { url, timeoutSecs };
+  return { url, timeoutSecs, quick };
 }
 
 async function adminKeyFor(config: ReturnType<typeof loadConfig>): Promise<string | undefined> {
@@ -84,6 +87,7 @@ async function main() {
     demoFile: path.join(config.dataDir, 'demo.json'),
     outboxDir: config.smtpUrl ? undefined : config.outboxDir,
     timeoutMs: args.timeoutSecs * 1000,
+    quick: args.quick,
   });
   const o = (s = '') => process.stdout.write(`${s}\n`);
   o(`\nDone in ${Math.round((Date.now() - started) / 1000)} s. Look around in the web app:`);

@@ -20,13 +20,16 @@ export type Api = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits out a 429's Retry-After (at most 60 s) and tries again, a few times. */
+/**
+ * Waits out a 429's or 503's Retry-After (at most 60 s) and tries again, a few times: what the
+ * API asks of a client that is too fast or arrives while the server is busy.
+ */
 export async function withRetryAfter(send: () => Promise<Response>): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     const res = await send();
-    if (res.status !== 429 || attempt >= 5) return res;
+    if ((res.status !== 429 && res.status !== 503) || attempt >= 5) return res;
     const wait = Math.min(Number(res.headers.get('retry-after') ?? '5') || 5, 60);
-    process.stdout.write(`  (rate limited: waiting ${wait}s as the server asks)\n`);
+    process.stdout.write(`  (HTTP ${res.status}: waiting ${wait}s as the server asks)\n`);
     await res.arrayBuffer();
     await sleep(wait * 1000);
   }

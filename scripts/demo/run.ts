@@ -23,6 +23,8 @@ export type DemoOptions = {
   /** where the app keeps mail (undefined when it sends through SMTP) */
   outboxDir: string | undefined;
   timeoutMs: number;
+  /** stop at the first handoff instead of waiting for every ready lead */
+  quick?: boolean;
 };
 
 export type DemoResult = {
@@ -179,6 +181,7 @@ async function watch(api: Api, opts: DemoOptions, keys: DemoKeys, state: State):
     const allHot = hot.every((t) => handoffs.some((h) => h.leadId === t.leadId && h.ownerId));
     const nurtureShown = state.created === 0 || usedEvents || c.caseStudies > 0 || secs > 60;
     if (state.arrived && allHot && nurtureShown) break;
+    if (opts.quick && handoffs.some((h) => h.ownerId)) break;
     await sleep(1000);
   }
   return { handoffs, firstHandoffMs };

@@ -46,8 +46,9 @@ afterAll(async () => {
   await deleteQueueKeys(inject('redisUrl'), `lf-demo-${id}`);
 });
 
+/** The demo as `npm run demo` runs it; `--quick` stops at the first handoff to keep this file short. */
 async function runDemo(): Promise<{ code: number | null; out: string }> {
-  const demo = startProcess(tsxBin, ['scripts/demo.ts', '--url', base, '--timeout', '90'], {
+  const demo = startProcess(tsxBin, ['scripts/demo.ts', '--url', base, '--timeout', '90', '--quick'], {
     DATA_DIR: dataDir,
     PORT: String(port),
   });
@@ -91,7 +92,7 @@ describe('npm run demo', () => {
 
   it('when run against npm start, then leads arrive through the form and at least one is handed off; a second run duplicates nothing', async () => {
     const first = await runDemo();
-    expect(first.code, first.out).toBe(0);
+    expect(first.code, `${first.out}\napp log:\n${app.output().slice(-4000)}`).toBe(0);
     expect(first.out).toContain('36 new leads, 0 already there');
     const before = await snapshot();
 
@@ -127,7 +128,7 @@ describe('npm run demo', () => {
     ]);
 
     const second = await runDemo();
-    expect(second.code, second.out).toBe(0);
+    expect(second.code, `${second.out}\napp log:\n${app.output().slice(-4000)}`).toBe(0);
     expect(second.out).toContain('0 new leads, 36 already there');
     expect(second.out).toContain(salesKey);
     const after = await snapshot();
