@@ -213,14 +213,16 @@ const useCases = [
 ];
 const timelines = ['This quarter', 'Next month', 'Within 6 weeks'];
 
+/** The address form of a name: German umlauts as ae/oe/ue/ss, other accents dropped. */
 function ascii(s: string): string {
   return s
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
     .replace(/ä/g, 'ae')
     .replace(/ö/g, 'oe')
     .replace(/ü/g, 'ue')
-    .toLowerCase();
+    .replace(/ß/g, 'ss')
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '');
 }
 
 /** The persona of the i-th person: 8 hot, 10 warm, the rest cold (deterministic). */
