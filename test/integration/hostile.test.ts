@@ -85,7 +85,7 @@ async function setUp() {
   ok(await put('/api/reps/rep-hostile', { name: 'Rep', email: 'rep@sales.example' }), 'rep');
   ids.webhookId = 'wh-hostile';
   ok(
-    await put('/api/webhooks/wh-hostile', { url: 'https://hooks.example.com/x', events: ['lead.qualified'] }),
+    await put('/api/webhooks/wh-hostile', { url: 'https://93.184.215.14/x', events: ['lead.qualified'] }),
     'webhook',
   );
   ids.deliveryId = 'no-such-delivery';
@@ -246,7 +246,7 @@ describe('webhook targets (SSRF) and template names (path traversal)', () => {
     }
     expect(await counts(['Webhook'])).toEqual(before);
     const kept = await env.http().get(`/api/webhooks/${ids.webhookId}`).set(admin);
-    expect(kept.body.url).toBe('https://hooks.example.com/x');
+    expect(kept.body.url).toBe('https://93.184.215.14/x');
   });
 
   it('when a sequence step names a template outside templates/, then 400 names it and nothing is written', async () => {
