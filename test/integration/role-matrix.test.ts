@@ -120,7 +120,6 @@ function expectOutcome(status: number, body: unknown, expected: Outcome, what: s
 }
 
 beforeAll(async () => {
-  const lap = (s: string) => console.log('LAP', s, Date.now() - t0);
   keys.admin = ADMIN_KEY;
   keys.marketing = await env.keyFor('marketing');
   keys.sales = await env.keyFor('sales');
