@@ -189,6 +189,8 @@ export function leadPages(r: Router, deps: WebDeps): void {
   r.post(
     '/leads/:id/merge',
     page(async (req, res) => {
+      // as POST /api/leads/:id/merge: merging rewrites leads, which sales may only read
+      if (req.auth!.role === 'sales') throw forbidden('the sales role may not merge leads');
       const body = parseInput(
         z.strictObject({ _csrf: z.string(), ids: z.union([z.string(), z.array(z.string())]) }),
         req.body,
