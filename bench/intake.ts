@@ -31,6 +31,10 @@ usage: npx tsx bench/intake.ts [options]`,
     seconds: { default: 8, help: 'seconds measured per target' },
     warmup: { default: 2, help: 'seconds of warm-up per target' },
     concurrency: { default: 32, help: 'requests in flight' },
+    keep: {
+      default: 0,
+      help: '1: seed each size once into bench_intake_seed_<n>, reuse and keep it (what it measured is removed)',
+    },
   },
 );
 const { seconds, concurrency } = args;
@@ -89,6 +93,7 @@ function post(agent: http.Agent, port: number, body: string): Promise<number> {
 
 let seq = 0;
 let existing = 0;
+const runId = randomBytes(3).toString('hex');
 /** A new email, or (`repeat`) one of the seeded leads' addresses, spread over all of them. */
 function submission(mode: string): string {
   seq += 1;
@@ -96,7 +101,7 @@ function submission(mode: string): string {
     email:
       mode === 'repeat'
         ? `Person${(seq * 7919) % existing}@Seed.Example`
-        : `Visitor${seq}.${mode}.${existing}@Bench.Example`,
+        : `Visitor${seq}.${runId}.${mode}.${existing}@Bench.Example`,
     first_name: 'Vis',
     last_name: `Itor ${seq}`,
     company: 'Bench Co',
@@ -199,18 +204,37 @@ async function dropDb(db: string) {
   await conn.close();
 }
 
+/** With --keep: the seeded database of size n, seeded only if its last lead is missing. */
+async function reuse(db: string, n: number): Promise<void> {
+  await mongoose.connect(serverConfig.mongodbUri, { dbName: db, maxPoolSize: 4 });
+  const last = await EmailClaim.collection.findOne({ _id: `person${n - 1}@seed.example` as never });
+  if (!last) await mongoose.connection.dropDatabase();
+  await mongoose.disconnect();
+  if (last) progress(`[seed] reusing ${db} (${n.toLocaleString('en')} leads)`);
+  else await seed(db, n);
+}
+
+/** With --keep: removes what the measurement wrote, so the next run finds the seeded leads only. */
+async function unseeded(db: string): Promise<void> {
+  await mongoose.connect(serverConfig.mongodbUri, { dbName: db, maxPoolSize: 4 });
+  await Lead.collection.deleteMany({ source: { $ne: 'Seed' } });
+  await EmailClaim.collection.deleteMany({ _id: { $not: /@seed\.example$/ } as never });
+  await mongoose.disconnect();
+}
+
 const results: Result[] = [];
 results.push(await measure('echo'));
-const runId = randomBytes(3).toString('hex');
+const keep = args.keep === 1;
 for (const n of sizes) {
   existing = n;
-  const db = `bench_intake_${runId}_${n}`;
+  const db = keep && n > 0 ? `bench_intake_seed_${n}` : `bench_intake_${runId}_${n}`;
   try {
-    if (n > 0) await seed(db, n);
+    if (n > 0) await (keep ? reuse(db, n) : seed(db, n));
     for (const mode of ['insert', 'upsert', 'api', ...(n > 0 ? ['repeat'] : [])])
       results.push(await measure(mode, db));
   } finally {
-    await dropDb(db).catch(() => undefined);
+    if (keep && n > 0) await unseeded(db).catch(() => undefined);
+    else await dropDb(db).catch(() => undefined);
   }
 }
 const echo = results[0]!.perSecond;

@@ -30,6 +30,11 @@ export type LeadWork = {
   decayed?: boolean;
   /** a merged lead's tombstone: its score follows its ledger, without timeline or qualification */
   quiet?: boolean;
+  /**
+   * events already in the ledger came again (a retry after a crash, or the reconciler): the
+   * writer that scored them may have stopped before asking qualification, so ask again
+   */
+  recheck?: boolean;
 };
 
 /**
@@ -135,9 +140,10 @@ export async function commitWorks(works: LeadWork[], rs: Ruleset, now: Date): Pr
   }
   await writeInChunks(updates, (chunk) => Lead.bulkWrite(chunk, { ordered: false }));
   await recordEvents(events);
+  const recheck = works.filter((w) => w.recheck && !w.quiet).map((w) => String(w.lead._id));
   await enqueueBulk(
     'qualification',
-    changed.map((leadId) => ({ payload: { leadId } })),
+    [...new Set([...changed, ...recheck])].map((leadId) => ({ payload: { leadId } })),
   );
   return changed;
 }

@@ -123,12 +123,14 @@ async function scoreLockedLeads(
       return replayWork(rs, lead, ledger, events, now);
     }
     const events = (eventsByLead.get(id) ?? []).map(toScored);
+    const inLedger = new Set(ledger.map((e) => e.eventId));
     return {
       lead,
       ledger,
       insert: planAwards(rs, id, events, ledgerState(ledger, rs.version)),
       remove: [],
       regrade: true,
+      recheck: events.some((e) => inLedger.has(e._id)),
     };
   });
   const changed = await commitWorks([...works, ...quiet], rs, now);
@@ -144,7 +146,7 @@ async function scoreRound(
   const all = await findEventsById(eventIds);
   const events = all.filter((e) => !unscoredEventTypes.has(e.type));
   const byLead = groupBy(events, (e) => String(e.leadId));
-  const locks = await lockLeads(rt.redis, prefix, [...byLead.keys()]);
+  const locks = await lockLeads(rt.redis, prefix, [...byLead.keys()], rt.config.scoringLockMs);
   try {
     await postToMailboxes(
       rt.redis,
@@ -262,7 +264,7 @@ export async function resyncLeads(
   opts: { replayAll?: boolean; rs?: Ruleset } = {},
 ): Promise<string[]> {
   if (leadIds.length === 0) return [];
-  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds);
+  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds, rt.config.scoringLockMs);
   try {
     if (locks.held.length)
       await scoreLockedLeads(locks.held, opts.rs ?? (await currentRuleset()), new Map(), opts);
