@@ -92,6 +92,10 @@ export function toAppError(err: unknown): { error: AppError; errorId?: string } 
         ),
       };
     }
+    // express could not decode a path parameter (`/api/leads/%FF`): bad input, not a failure
+    if (err instanceof URIError) {
+      return { error: new AppError(400, 'bad_request', 'a path segment is not valid URL-encoded UTF-8') };
+    }
     if (err.name === 'CastError' || err.name === 'BSONError') {
       return { error: new AppError(404, 'not_found', 'resource not found') };
     }

@@ -5,7 +5,7 @@ import { reconcileScoring, ScoredMark } from '../../src/modules/scoring/index.js
 import { lockLeads } from '../../src/modules/scoring/lead-locks.js';
 import { getQueue } from '../../src/queues/index.js';
 import { useTestEnv } from '../helpers/env.js';
-import { auth, createLead, postEvents, putRules, waitForScore } from '../helpers/scoring.js';
+import { auth, createLead, postEvents, putRules, scoringIdle, waitForScore } from '../helpers/scoring.js';
 import { waitFor } from '../helpers/wait.js';
 import { startQualificationWorker } from '../../workers/qualification.js';
 import { startScoringWorker } from '../../workers/scoring.js';
@@ -30,6 +30,8 @@ describe('scoring recovers what a killed writer left undone', () => {
     ]);
     expect(res.status).toBe(202);
     await waitForScore(lead, 60);
+    // the job marks its events scored after storing the score: let it finish before the "crash"
+    await scoringIdle();
     // the crash: the score is stored, but the qualification job and the scored marks never were
     await getQueue('qualification').obliterate({ force: true });
     await ScoredMark.deleteMany({});

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** POST /api/suppressions: a bounce/complaint webhook or a manual entry. */
-export const suppressionInput = z.object({
+export const suppressionInput = z.strictObject({
   email: z.string().trim().max(254).email(),
   reason: z.enum(['bounce', 'complaint', 'manual']),
 });

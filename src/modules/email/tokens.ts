@@ -46,8 +46,11 @@ export function verifyToken(secret: string, token: string): TokenPayload | undef
   const dot = token.indexOf('.');
   if (dot <= 0 || dot !== token.lastIndexOf('.')) return undefined;
   const body = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = mac(secret, body);
+  // compares the MAC's text, not its decoded bytes: a decoder skips `=` and other stray characters
+  // and base64url's last character carries unused bits, so several spellings decode alike; only
+  // leadflow's own spelling is genuine (an altered link is a forged one)
+  const given = Buffer.from(token.slice(dot + 1), 'utf8');
+  const expected = Buffer.from(mac(secret, body).toString('base64url'), 'utf8');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
   const text = Buffer.from(body, 'base64url').toString('utf8');
   const first = text.indexOf(':');

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { AreaRoutes } from '../../lib/app-types.js';
-import { parseInput } from '../../lib/http.js';
+import { listQuery, parseInput, parseQuery } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
 import { agreementTerms } from './agreement.js';
 import { convertLeadManually } from './conversion.service.js';
@@ -35,10 +35,11 @@ export const handoffRoutes: AreaRoutes = {
       const { id } = parseInput(repParam, req.params);
       res.json(await putRep(id, parseInput(repBody, req.body ?? {})));
     });
-    api.get('/reps', allow('sales', 'marketing'), async (_req, res) => {
-      res.json(await listReps());
+    api.get('/reps', allow('sales', 'marketing'), async (req, res) => {
+      res.json(await listReps(parseQuery(listQuery, req.query)));
     });
     api.get('/reps/:id', allow('sales', 'marketing'), async (req, res) => {
+      parseQuery({}, req.query);
       res.json(await getRep(parseInput(repParam, req.params).id));
     });
 
@@ -57,6 +58,7 @@ export const handoffRoutes: AreaRoutes = {
       res.json(await listOpportunities(parseInput(opportunityListQuery, req.query)));
     });
     api.get('/opportunities/:id', allow('sales', 'marketing'), async (req, res) => {
+      parseQuery({}, req.query);
       res.json(await getOpportunity(parseInput(objectIdParam, req.params).id));
     });
     api.patch('/opportunities/:id', sales, async (req, res) => {

@@ -55,7 +55,13 @@ export async function getRep(id: string) {
   return toRepJson(r);
 }
 
-export async function listReps() {
-  const reps = await Rep.find({}).sort({ _id: 1 }).limit(1000).lean<RepDoc[]>();
-  return { items: reps.map(toRepJson), nextCursor: null };
+/** Reps by id, `limit` at a time; `cursor` is the last id of the previous page. */
+export async function listReps(q: { limit: number; cursor?: string } = { limit: 500 }) {
+  const filter = q.cursor ? { _id: { $gt: q.cursor } } : {};
+  const reps = await Rep.find(filter)
+    .sort({ _id: 1 })
+    .limit(q.limit + 1)
+    .lean<RepDoc[]>();
+  const page = reps.slice(0, q.limit);
+  return { items: page.map(toRepJson), nextCursor: reps.length > q.limit ? String(page.at(-1)!._id) : null };
 }

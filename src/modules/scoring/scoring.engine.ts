@@ -43,14 +43,11 @@ async function markScored(ids: string[]): Promise<void> {
   });
 }
 
-/** Events by id: `_id` lookups in parallel (bounded), see findLeadsById. */
+/** Events by id: one `_id: {$in}` read per 1,000 ids, see findLeadsById. */
 async function findEventsById(ids: string[]): Promise<EventLean[]> {
   const out: EventLean[] = [];
-  for (let i = 0; i < ids.length; i += 32) {
-    const page = await Promise.all(
-      ids.slice(i, i + 32).map((id) => LeadEvent.findById(id).lean<EventLean>()),
-    );
-    for (const e of page) if (e) out.push(e);
+  for (let i = 0; i < ids.length; i += 1000) {
+    out.push(...(await LeadEvent.find({ _id: { $in: ids.slice(i, i + 1000) } }).lean<EventLean[]>()));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { AppDeps, AreaRoutes } from '../../lib/app-types.js';
-import { parseInput } from '../../lib/http.js';
+import { parseInput, parseQuery } from '../../lib/http.js';
 import { allow } from '../admin/index.js';
 import {
   deliveryParams,
@@ -35,6 +35,7 @@ function routes(deps: AppDeps): Router {
     res.json(await putWebhook(id, body, { allowPrivate: deps.config.webhooks.allowPrivate }));
   });
   r.get('/:id', async (req, res) => {
+    parseQuery({}, req.query);
     res.json(await getWebhook(idOf(req.params)));
   });
   r.delete('/:id', async (req, res) => {
@@ -46,6 +47,7 @@ function routes(deps: AppDeps): Router {
     res.json(await listDeliveries(id, parseInput(listDeliveriesQuery, req.query)));
   });
   r.get('/:id/deliveries/:deliveryId', async (req, res) => {
+    parseQuery({}, req.query);
     const p = parseInput(deliveryParams, req.params);
     res.json(await getDelivery(p.id, p.deliveryId));
   });
