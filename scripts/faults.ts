@@ -176,6 +176,18 @@ const statuses = [...tally.requests.byStatus].map(([k, v]) => `${k}: ${v}`).join
 process.stdout.write(
   `\nWorkload: ${statuses}; process restarts: ${restarts}; SMTP ${JSON.stringify(smtp.stats)}, ${smtp.delivered.length} messages kept\n`,
 );
+// what the API logged as 500s (an outage should answer 503): the distinct messages
+const errors = new Map<string, number>();
+for (const line of procs.api!.output.join('').split('\n')) {
+  if (!line.includes('"level":50')) continue;
+  const m = /"msg":"([^"]*)"/.exec(line)?.[1] ?? '';
+  const e = /"message":"([^"]{0,120})/.exec(line)?.[1] ?? '';
+  const url = /"url":"([^"?]{0,60})/.exec(line)?.[1] ?? '';
+  const k = `${m} ${url} ${e}`;
+  errors.set(k, (errors.get(k) ?? 0) + 1);
+}
+if (errors.size)
+  process.stdout.write(`\nAPI errors logged\n${[...errors].map(([k, n]) => `  ${n} x ${k}`).join('\n')}\n`);
 process.stdout.write(
   `\nWhat held\n${table([['invariant', 'held', 'detail'], ...checks.map((c) => [c.name, c.held ? 'yes' : 'NO', c.detail])])}\n\n`,
 );

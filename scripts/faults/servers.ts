@@ -165,7 +165,7 @@ export function supervise(name: string, file: string, env: Record<string, string
     });
     const keep = (d: Buffer) => {
       m.output.push(d.toString());
-      if (m.output.length > 200) m.output.shift();
+      if (m.output.length > 2000) m.output.shift();
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
