@@ -26,16 +26,17 @@ export function benchConfig(
   return loadConfigWith(overrides, opts.sharedServers === false ? {} : sharedServers);
 }
 
-type NumberOptions = Record<string, { default: number; help: string }>;
+type NumberOptions = Record<string, { default: number | number[]; help: string }>;
+type Parsed<O extends NumberOptions> = {
+  [K in keyof O]: O[K]['default'] extends number[] ? number[] : number;
+} & { positionals: string[] };
 
 /**
- * Parses `--name value` numeric options (and positionals); `--help` prints the usage, each option
- * with its default, and exits. An unknown option or a value that is not a number stops the bench.
+ * Parses `--name value` numeric options (and positionals); an option whose default is a list takes
+ * a comma-separated list (`--existing 0,1000,100000`). `--help` prints the usage, each option with
+ * its default, and exits. An unknown option or a value that is not a number stops the bench.
  */
-export function benchArgs<O extends NumberOptions>(
-  usage: string,
-  options: O,
-): { [K in keyof O]: number } & { positionals: string[] } {
+export function benchArgs<O extends NumberOptions>(usage: string, options: O): Parsed<O> {
   const spec = Object.fromEntries(Object.keys(options).map((k) => [k, { type: 'string' as const }]));
   const { values, positionals } = parseArgs({
     options: { ...spec, help: { type: 'boolean', short: 'h' } },
@@ -50,17 +51,20 @@ export function benchArgs<O extends NumberOptions>(
     );
     process.exit(0);
   }
-  const out: Record<string, number> = {};
+  const out: Record<string, number | number[]> = {};
   for (const [k, o] of Object.entries(options)) {
     const raw = (values as Record<string, unknown>)[k];
-    const n = typeof raw === 'string' ? Number(raw) : o.default;
-    if (!Number.isFinite(n)) {
-      process.stderr.write(`--${k} must be a number (got ${String(raw)})\n`);
+    const list = Array.isArray(o.default);
+    const parsed = typeof raw === 'string' ? raw.split(',').map(Number) : ([] as number[]).concat(o.default);
+    if (parsed.some((n) => !Number.isFinite(n)) || (!list && parsed.length !== 1)) {
+      process.stderr.write(
+        `--${k} must be ${list ? 'a comma-separated list of numbers' : 'a number'} (got ${String(raw)})\n`,
+      );
       process.exit(2);
     }
-    out[k] = n;
+    out[k] = list ? parsed : parsed[0]!;
   }
-  return Object.assign(out, { positionals }) as { [K in keyof O]: number } & { positionals: string[] };
+  return Object.assign(out, { positionals }) as Parsed<O>;
 }
 
 /** A progress line on stderr, so result tables on stdout stay clean. */

@@ -159,7 +159,9 @@ async function main() {
     `\nscoring bench: ${args.events} events over ${args.leads} leads, batches of ${args.batch}, ` +
       `${os.cpus().length} CPUs, node ${process.version}\n`,
   );
-  console.table(rows);
+  process.stdout.write(
+    `\n| what | events/s |\n|---|---:|\n${rows.map((r) => `| ${r.what} | ${r['events/s']} |`).join('\n')}\n\n`,
+  );
   process.stdout.write(
     `end to end / raw bulk insert: ${((rawMs / e2eMs) * 100).toFixed(0)}%; ` +
       `end to end / BullMQ no-op: ${((noopMs / e2eMs) * 100).toFixed(0)}%\n`,

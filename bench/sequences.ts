@@ -114,11 +114,17 @@ async function main() {
   process.stdout.write(
     `\nsequences bench: ${N} enrollments x ${RUNS} runs, ${os.cpus().length} CPUs, node ${process.version}\n`,
   );
-  console.table([
-    { what: 'baseline: BullMQ job + one raw insert', 'steps/s (median)': Math.round(b) },
-    { what: 'enroll + advance one step (engine)', 'steps/s (median)': Math.round(e) },
-    { what: 'engine / baseline', 'steps/s (median)': Number((e / b).toFixed(2)) },
-  ]);
+  process.stdout.write(
+    [
+      '',
+      '| what | steps/s (median) |',
+      '|---|---:|',
+      `| baseline: BullMQ job + one raw insert | ${Math.round(b)} |`,
+      `| enroll + advance one step (engine) | ${Math.round(e)} |`,
+      `| engine / baseline | ${(e / b).toFixed(2)} |`,
+      '',
+    ].join('\n'),
+  );
   await mongoose.connection.db?.dropDatabase();
   await shutdown(rt.logger, 20_000);
   await deleteQueueKeys(config.redisUrl, config.queuePrefix);

@@ -122,7 +122,19 @@ for (const n of sizes) {
   await seedTo(n);
   results.push(await measure(n));
 }
-console.table(results);
+const ms = (x: number) => x.toFixed(1);
+process.stdout.write(
+  [
+    '',
+    '| stored | page view ms | raw insert ms | identify ms | raw _id lookup ms |',
+    '|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.stored.toLocaleString('en')} | ${ms(r.pageViewMs)} | ${ms(r.rawInsertMs)} | ${ms(r.identifyMs)} | ${ms(r.rawIdLookupMs)} |`,
+    ),
+    '',
+  ].join('\n'),
+);
 if (!keep) await mongoose.connection.db!.dropDatabase();
 await shutdown(rt.logger, 20_000);
 await deleteQueueKeys(config.redisUrl, config.queuePrefix);

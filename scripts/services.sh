@@ -34,13 +34,16 @@ cache=${LEADFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/leadflow}
 # v1.24.1, the version DESIGN.md names, is served by the Go module proxy; v1.24.0 is the fallback
 # for a proxy that does not serve it (an older mirror).
 ferret_versions=${LEADFLOW_FERRETDB_VERSIONS:-"v1.24.1 v1.24.0"}
-# Built with scripts/ferretdb.patch ("-lf3" names that build), two changes:
+# Built with scripts/ferretdb.patch ("-lf4" names that build), three changes:
 # - FerretDB v1 on PostgreSQL holds an update's query connection while taking a second one to
 #   write, so as many concurrent updates as its pool has connections hang it for good; the patch
 #   releases the first connection before writing.
 # - {k: {$in: [...]}} is pushed down to PostgreSQL as (k = v1 OR k = v2 ...) instead of reading
 #   the whole table; with leadflow's indexes (src/lib/ferretdb-indexes.ts) it is an index lookup.
-ferret_build=lf3
+# - {_id: {$in: [...]}} is pushed down as `_id IN (...)`, served by the unique `_id` index (an OR
+#   of hundreds of conditions is planned as a sequential scan): 500 ids from 20,000 documents in
+#   ~0.16 s instead of ~2 s.
+ferret_build=lf4
 pgdir=$data/postgres
 pg_url="postgres://leadflow@127.0.0.1:$pg_port/leadflow"
 # FerretDB's own pool (its default is 50); max_connections below leaves room for other clients

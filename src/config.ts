@@ -132,6 +132,11 @@ const envSchema = z.object({
   /** How long SIGTERM waits for in-flight requests and jobs before exiting anyway. */
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 100),
   WORKER_CONCURRENCY: intFrom(8, 1, 1000),
+  /**
+   * How long a scoring writer's per-lead lock lives without renewal (it is renewed every third of
+   * this while held): the longest a lead waits after its writer's process was killed.
+   */
+  SCORING_LOCK_MS: intFrom(15_000, 1_000, 600_000),
   /** Largest CSV accepted by POST /api/imports, in bytes. */
   IMPORT_MAX_BYTES: intFrom(200 * 1024 * 1024, 1024),
   /** Longest CSV line (one record, or one physical line of a multi-line record) an import accepts. */
@@ -184,6 +189,8 @@ export type Config = {
   trackingDomains: string[];
   shutdownTimeoutMs: number;
   workerConcurrency: number;
+  /** a scoring writer's per-lead lock lifetime (renewed while held) */
+  scoringLockMs: number;
   imports: { maxBytes: number; maxLineBytes: number };
   /** global cap on marketing emails per lead; a capped send is deferred, not dropped */
   frequencyCap: { count: number; windowMs: number } | undefined;
@@ -275,6 +282,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trackingDomains: e.TRACKING_DOMAINS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    scoringLockMs: e.SCORING_LOCK_MS,
     imports: { maxBytes: e.IMPORT_MAX_BYTES, maxLineBytes: e.IMPORT_MAX_LINE_BYTES },
     frequencyCap:
       e.FREQUENCY_CAP_COUNT > 0

@@ -146,3 +146,24 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     );
   });
 }
+
+/**
+ * A bulk write split into chunks written side by side (at most `parallel` at once): one round trip
+ * per chunk on MongoDB, and on a server that applies a bulk write's operations one after another
+ * (FerretDB v1: each update a read and a rewrite) the chunks use several connections at once.
+ * For unordered writes only: every operation must stand alone (e.g. updates by `_id`).
+ */
+export async function writeInChunks<T>(
+  ops: T[],
+  write: (chunk: T[]) => Promise<unknown>,
+  opts: { chunk?: number; parallel?: number } = {},
+): Promise<void> {
+  const size = opts.chunk ?? 25;
+  const parallel = opts.parallel ?? 8;
+  for (let i = 0; i < ops.length; i += size * parallel) {
+    const round: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(ops.length, i + size * parallel); j += size)
+      round.push(write(ops.slice(j, j + size)));
+    await Promise.all(round);
+  }
+}

@@ -11,11 +11,11 @@ export type Bar = { label: string; value: number; note?: string };
  * `chart-text`), so the stylesheet decides light, dark and print.
  */
 export function barChart(bars: Bar[], opts: { title: string; width?: number } = { title: '' }): string {
-  const width = opts.width ?? 640;
-  const labelW = 120;
+  const width = opts.width ?? 560;
+  const labelW = 104;
   const row = 34;
   const max = Math.max(1, ...bars.map((b) => b.value));
-  const plotW = width - labelW - 150;
+  const plotW = width - labelW - 140;
   const h = bars.length * row + 10;
   const rows = bars.map((b, i) => {
     const y = 5 + i * row;

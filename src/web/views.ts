@@ -14,6 +14,8 @@ const dateFmt = new Intl.DateTimeFormat('en-GB', {
   timeZone: 'UTC',
 });
 
+const dayFmt = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
+
 function registerHelpers(hb: typeof Handlebars): void {
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
@@ -21,12 +23,16 @@ function registerHelpers(hb: typeof Handlebars): void {
     const t = d instanceof Date ? d : typeof d === 'string' ? new Date(d) : null;
     return t && !Number.isNaN(t.getTime()) ? `${dateFmt.format(t)} UTC` : '—';
   });
+  hb.registerHelper('day', (d: unknown) => {
+    const t = d instanceof Date ? d : typeof d === 'string' ? new Date(d) : null;
+    return t && !Number.isNaN(t.getTime()) ? dayFmt.format(t) : '—';
+  });
   hb.registerHelper('pct', (n: unknown) => (typeof n === 'number' ? `${(n * 100).toFixed(1)}%` : '—'));
   hb.registerHelper('num', (n: unknown) => (typeof n === 'number' ? n.toLocaleString('en') : '—'));
   hb.registerHelper('days', (n: unknown) => (typeof n === 'number' ? `${n} d` : '—'));
   hb.registerHelper('json', (v: unknown) => JSON.stringify(v, null, 2));
   hb.registerHelper('signed', (n: unknown) => (typeof n === 'number' && n > 0 ? `+${n}` : String(n)));
-  hb.registerHelper('label', (s: unknown) => (typeof s === 'string' ? s.replaceAll('_', ' ') : ''));
+  hb.registerHelper('humanize', (s: unknown) => (typeof s === 'string' ? s.replaceAll('_', ' ') : ''));
 }
 
 async function load(dir: string): Promise<Env> {

@@ -91,6 +91,28 @@ d('FerretDB on PostgreSQL', () => {
     expect(await ids({ k: { $in: [null] } })).toEqual(['h']); // not pushed down: still right
     expect(await ids({ k: { $in: [] } })).toEqual([]);
     expect(await ids({ k: { $in: ['x'] }, _id: { $in: ['a', 'i'] } })).toEqual(['a']);
+    // `_id` with a value that is not a string or ObjectId: the OR form (or none), still right
+    expect(await ids({ _id: { $in: ['a', 7] }, k: { $in: ['x', 'y'] } })).toEqual(['a']);
+  });
+
+  it('when _id is matched with $in (sent as one IN list), then it finds exactly those ids, with other filters too', async () => {
+    const col = mongo.db(env.dbName).collection<{ _id: ObjectId; n: number }>('in_id_probe');
+    const docs = Array.from({ length: 3000 }, (_, n) => ({ _id: new ObjectId(), n }));
+    await col.insertMany(docs);
+    const wanted = docs.filter((d) => d.n % 7 === 0);
+    const found = await col.find({ _id: { $in: [...wanted.map((d) => d._id), new ObjectId()] } }).toArray();
+    expect(found.map((d) => d.n).sort((a, b) => a - b)).toEqual(wanted.map((d) => d.n));
+    // placeholders after the IN list stay in step: the second filter is applied too
+    const both = await col.find({ _id: { $in: [docs[1]!._id, docs[2]!._id] }, n: { $in: [2, 5] } }).toArray();
+    expect(both.map((d) => d.n)).toEqual([2]);
+    const strings = mongo.db(env.dbName).collection<{ _id: string; n: number }>('in_id_strings');
+    await strings.insertMany([
+      { _id: 'a@x', n: 1 },
+      { _id: 'b@x', n: 2 },
+      { _id: 'c:1', n: 3 },
+    ]);
+    const got = await strings.find({ _id: { $in: ['c:1', 'a@x', 'zz'] } }).toArray();
+    expect(got.map((d) => d._id).sort()).toEqual(['a@x', 'c:1']);
   });
 
   it('when more updates run at once than FerretDB has PostgreSQL connections, then all complete', async () => {

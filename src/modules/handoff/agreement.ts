@@ -1,5 +1,5 @@
-import mongoose from 'mongoose';
 import { parseDuration } from '../../lib/clock.js';
+import { agreementVersion, currentAgreement } from '../qualification/index.js';
 
 /** What handoff uses of a qualification agreement (API.md's `PUT /api/qualification`). */
 export type AgreementTerms = {
@@ -48,31 +48,14 @@ export function termsOf(doc: StoredAgreement | null | undefined): AgreementTerms
   };
 }
 
-/**
- * The agreement version a handoff was qualified under. The qualification area owns agreements
- * (collection `qualificationagreements`, `_id` = version); until its model is on main this reads
- * that collection by `_id` and falls back to the defaults.
- */
+/** The agreement version a handoff was qualified under (the defaults when none is recorded). */
 export async function agreementTerms(version: number | null | undefined): Promise<AgreementTerms> {
-  const db = mongoose.connection.db;
-  if (!db || version === null || version === undefined) return defaultTerms;
-  const doc = await db
-    .collection<StoredAgreement>('qualificationagreements')
-    .findOne({ _id: version })
-    .catch(() => null);
-  return termsOf(doc);
+  if (version === null || version === undefined) return defaultTerms;
+  return termsOf((await agreementVersion(version)) as StoredAgreement | null);
 }
 
 /** The current agreement's version (for manual conversions), or null when none is recorded. */
 export async function latestAgreementVersion(): Promise<number | null> {
-  const db = mongoose.connection.db;
-  if (!db) return null;
-  const doc = await db
-    .collection<StoredAgreement>('qualificationagreements')
-    .find({}, { projection: { _id: 1 } })
-    .sort({ _id: -1 })
-    .limit(1)
-    .next()
-    .catch(() => null);
+  const doc = await currentAgreement();
   return typeof doc?._id === 'number' ? doc._id : null;
 }

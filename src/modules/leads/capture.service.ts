@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import { Types } from 'mongoose';
 import { unavailable } from '../../lib/errors.js';
 import { clock } from '../../lib/clock.js';
+import { groupCommit } from '../../lib/group-commit.js';
 import { insertManyRefusingDuplicates } from '../../lib/mongo.js';
 import { enqueueBulk, type Payload } from '../../queues/index.js';
 import { Contact } from '../crm/index.js';
@@ -86,9 +87,36 @@ export async function captureLeads(inputs: LeadInput[], ctx: CaptureContext): Pr
   return results;
 }
 
-/** captureLeads for one input. */
+type OneCapture = { input: LeadInput; eventProperties?: Record<string, unknown>; eventKey?: string };
+type SharedContext = Omit<CaptureContext, 'eventProperties' | 'eventKeys'>;
+
+/** Concurrent single captures with the same context, written as one batch (see groupCommit). */
+const captureTogether = groupCommit<OneCapture, CaptureResult>(
+  (key, items) =>
+    captureLeads(
+      items.map((i) => i.input),
+      {
+        ...(JSON.parse(key) as SharedContext),
+        eventProperties: items.map((i) => i.eventProperties),
+        eventKeys: items.map((i) => i.eventKey),
+      },
+    ),
+  { maxBatch: 100 },
+);
+
+/**
+ * captureLeads for one input. Under load, concurrent calls with the same context (a form's
+ * submissions, API creates) are captured together in one batch: the same writes in bulk, with
+ * the same answers and guarantees as one at a time.
+ */
 export async function captureLead(input: LeadInput, ctx: CaptureContext): Promise<CaptureResult> {
-  return (await captureLeads([input], ctx))[0]!;
+  const { eventProperties, eventKeys, ...shared } = ctx;
+  // the context's own fields in a fixed order: equal contexts share a batch
+  return captureTogether(JSON.stringify(shared satisfies SharedContext, Object.keys(shared).sort()), {
+    input,
+    eventProperties: eventProperties?.[0],
+    eventKey: eventKeys?.[0],
+  });
 }
 
 /** Groups inputs by normalised email in first-seen order; later inputs fill the first's gaps. */

@@ -31,6 +31,7 @@ export {
 } from './capture.service.js';
 export { reconcileCaptures, completeCapture, captureGraceMs } from './capture-reconcile.service.js';
 export { ensureEmailRegistry } from './email-registry.service.js';
+export { EmailClaim, type EmailClaimDoc } from './email-claim.model.js';
 export { toLeadJson, type LeadJson } from './lead.view.js';
 export {
   getLead,

@@ -97,6 +97,11 @@ export async function putAgreement(input: AgreementInput, changedBy: string | nu
 }
 
 /** The agreement in force (the highest version), or null before the first PUT. */
+/** One recorded version of the agreement (versions are immutable), or null. */
+export async function agreementVersion(version: number): Promise<AgreementDoc | null> {
+  return QualificationAgreement.findById(version).lean<AgreementDoc>();
+}
+
 export async function currentAgreement(): Promise<AgreementDoc | null> {
   return QualificationAgreement.findOne({}).sort({ _id: -1 }).lean<AgreementDoc>();
 }

@@ -5,7 +5,13 @@ export {
   type HandoffRequestDoc,
 } from './handoff-request.model.js';
 export { QualificationAgreement, type AgreementDoc } from './agreement.model.js';
-export { currentAgreement, getAgreements, putAgreement, type AgreementJson } from './agreement.service.js';
+export {
+  currentAgreement,
+  agreementVersion,
+  getAgreements,
+  putAgreement,
+  type AgreementJson,
+} from './agreement.service.js';
 export { evaluateLead, type EvaluationOutcome } from './qualification.service.js';
 export { reconcileQualification, sweepAgreement } from './reevaluate.service.js';
 export { bantGiven, gradeAtLeast, evaluateCriteria } from './qualification.logic.js';

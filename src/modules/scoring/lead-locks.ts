@@ -4,18 +4,29 @@ import type { Redis } from 'ioredis';
 /**
  * One writer per lead: a short Redis lock per lead id (SET NX PX), taken for a whole batch in one
  * round trip. Only the holder writes a lead's ledger and score; leads held elsewhere are handed
- * back to be retried later. The ledger's `_id`s keep even a lost lock from double-counting.
+ * back to be retried later. The holder renews its locks every third of their lifetime, so a long
+ * batch keeps them while a killed writer's locks lapse within `ttlMs`. The ledger's `_id`s keep
+ * even a lost lock from double-counting.
  */
-const ttlMs = 60_000;
 const release = `
 for i, k in ipairs(KEYS) do
   if redis.call('get', k) == ARGV[1] then redis.call('del', k) end
 end
 return 1`;
+const renew = `
+for i, k in ipairs(KEYS) do
+  if redis.call('get', k) == ARGV[1] then redis.call('pexpire', k, ARGV[2]) end
+end
+return 1`;
 
 export type LeadLocks = { held: string[]; busy: string[]; release: () => Promise<void> };
 
-export async function lockLeads(redis: Redis, prefix: string, leadIds: string[]): Promise<LeadLocks> {
+export async function lockLeads(
+  redis: Redis,
+  prefix: string,
+  leadIds: string[],
+  ttlMs = 15_000,
+): Promise<LeadLocks> {
   const token = randomUUID();
   const unique = [...new Set(leadIds)];
   const keys = unique.map((id) => `${prefix}:scoring-lock:${id}`);
@@ -26,10 +37,18 @@ export async function lockLeads(redis: Redis, prefix: string, leadIds: string[])
   const busy: string[] = [];
   unique.forEach((id, i) => (results[i]?.[1] === 'OK' ? held : busy).push(id));
   const heldKeys = keys.filter((_, i) => results[i]?.[1] === 'OK');
+  const renewal = heldKeys.length
+    ? setInterval(
+        () => void redis.eval(renew, heldKeys.length, ...heldKeys, token, ttlMs).catch(() => undefined),
+        Math.max(200, Math.floor(ttlMs / 3)),
+      )
+    : undefined;
+  renewal?.unref();
   return {
     held,
     busy,
     release: async () => {
+      clearInterval(renewal);
       if (heldKeys.length) await redis.eval(release, heldKeys.length, ...heldKeys, token);
     },
   };

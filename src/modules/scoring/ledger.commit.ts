@@ -1,5 +1,5 @@
 import { Types } from 'mongoose';
-import { isDuplicateKey } from '../../lib/mongo.js';
+import { isDuplicateKey, writeInChunks } from '../../lib/mongo.js';
 import { enqueueBulk } from '../../queues/index.js';
 import { recordEvents, type NewEvent } from '../events/index.js';
 import { Lead } from '../leads/index.js';
@@ -30,19 +30,22 @@ export type LeadWork = {
   decayed?: boolean;
   /** a merged lead's tombstone: its score follows its ledger, without timeline or qualification */
   quiet?: boolean;
+  /**
+   * events already in the ledger came again (a retry after a crash, or the reconciler): the
+   * writer that scored them may have stopped before asking qualification, so ask again
+   */
+  recheck?: boolean;
 };
 
 /**
- * Leads by id, `_id` lookups in parallel (bounded): on FerretDB an `_id` lookup is an index read
- * while `$in` scans the collection, so this cost follows the batch, not the collection.
+ * Leads by id: one `_id: {$in}` read per 1,000 ids. An index read on MongoDB and on the embedded
+ * default (scripts/ferretdb.patch sends `$in` to PostgreSQL, where the GIN read index serves it), so
+ * this cost follows the batch, not the collection.
  */
 export async function findLeadsById(ids: string[], projection?: Record<string, 1>): Promise<LeadLean[]> {
   const out: LeadLean[] = [];
-  for (let i = 0; i < ids.length; i += 32) {
-    const page = await Promise.all(
-      ids.slice(i, i + 32).map((id) => Lead.findById(id, projection).lean<LeadLean>()),
-    );
-    for (const l of page) if (l) out.push(l);
+  for (let i = 0; i < ids.length; i += 1000) {
+    out.push(...(await Lead.find({ _id: { $in: ids.slice(i, i + 1000) } }, projection).lean<LeadLean[]>()));
   }
   return out;
 }
@@ -135,11 +138,12 @@ export async function commitWorks(works: LeadWork[], rs: Ruleset, now: Date): Pr
       });
     }
   }
-  if (updates.length) await Lead.bulkWrite(updates, { ordered: false });
+  await writeInChunks(updates, (chunk) => Lead.bulkWrite(chunk, { ordered: false }));
   await recordEvents(events);
+  const recheck = works.filter((w) => w.recheck && !w.quiet).map((w) => String(w.lead._id));
   await enqueueBulk(
     'qualification',
-    changed.map((leadId) => ({ payload: { leadId } })),
+    [...new Set([...changed, ...recheck])].map((leadId) => ({ payload: { leadId } })),
   );
   return changed;
 }

@@ -56,7 +56,7 @@ export async function decayChunk(
   const pass = await DecayPass.findById(passId).lean();
   const rs = await currentRuleset();
   if (!pass || !rs.halfLifeMs) return { decayed: 0, deferred: 0 };
-  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds);
+  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds, rt.config.scoringLockMs);
   try {
     if (locks.busy.length) {
       await enqueue('scoring', { decay: { passId, leadIds: locks.busy } }, { delay: retryDelay() });

@@ -43,14 +43,11 @@ async function markScored(ids: string[]): Promise<void> {
   });
 }
 
-/** Events by id: `_id` lookups in parallel (bounded), see findLeadsById. */
+/** Events by id: one `_id: {$in}` read per 1,000 ids, see findLeadsById. */
 async function findEventsById(ids: string[]): Promise<EventLean[]> {
   const out: EventLean[] = [];
-  for (let i = 0; i < ids.length; i += 32) {
-    const page = await Promise.all(
-      ids.slice(i, i + 32).map((id) => LeadEvent.findById(id).lean<EventLean>()),
-    );
-    for (const e of page) if (e) out.push(e);
+  for (let i = 0; i < ids.length; i += 1000) {
+    out.push(...(await LeadEvent.find({ _id: { $in: ids.slice(i, i + 1000) } }).lean<EventLean[]>()));
   }
   return out;
 }
@@ -126,12 +123,14 @@ async function scoreLockedLeads(
       return replayWork(rs, lead, ledger, events, now);
     }
     const events = (eventsByLead.get(id) ?? []).map(toScored);
+    const inLedger = new Set(ledger.map((e) => e.eventId));
     return {
       lead,
       ledger,
       insert: planAwards(rs, id, events, ledgerState(ledger, rs.version)),
       remove: [],
       regrade: true,
+      recheck: events.some((e) => inLedger.has(e._id)),
     };
   });
   const changed = await commitWorks([...works, ...quiet], rs, now);
@@ -147,7 +146,7 @@ async function scoreRound(
   const all = await findEventsById(eventIds);
   const events = all.filter((e) => !unscoredEventTypes.has(e.type));
   const byLead = groupBy(events, (e) => String(e.leadId));
-  const locks = await lockLeads(rt.redis, prefix, [...byLead.keys()]);
+  const locks = await lockLeads(rt.redis, prefix, [...byLead.keys()], rt.config.scoringLockMs);
   try {
     await postToMailboxes(
       rt.redis,
@@ -265,7 +264,7 @@ export async function resyncLeads(
   opts: { replayAll?: boolean; rs?: Ruleset } = {},
 ): Promise<string[]> {
   if (leadIds.length === 0) return [];
-  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds);
+  const locks = await lockLeads(rt.redis, queuePrefix(), leadIds, rt.config.scoringLockMs);
   try {
     if (locks.held.length)
       await scoreLockedLeads(locks.held, opts.rs ?? (await currentRuleset()), new Map(), opts);

@@ -53,12 +53,14 @@ export async function getLeadScore(id: string) {
  * The reconciler's part for scoring: events recorded but never handed to a scoring job (Redis was
  * down, or a process stopped between the insert and the enqueue), and stalled rescoring runs.
  */
-export async function reconcileScoring(): Promise<{ events: number; rescores: number }> {
+export async function reconcileScoring(
+  opts: { olderThanMs?: number } = {},
+): Promise<{ events: number; rescores: number }> {
   // real time: createdAt is written by the process that recorded the event
   const now = Date.now();
   const recent = await LeadEvent.find(
     {
-      createdAt: { $gte: new Date(now - 30 * 60_000), $lt: new Date(now - 2 * 60_000) },
+      createdAt: { $gte: new Date(now - 30 * 60_000), $lt: new Date(now - (opts.olderThanMs ?? 2 * 60_000)) },
       type: { $nin: [...unscoredEventTypes] },
     },
     { _id: 1 },

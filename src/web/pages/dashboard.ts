@@ -22,6 +22,13 @@ const stageNames: Record<string, string> = {
   customer: 'Customers',
 };
 
+const stepNames: Record<string, string> = {
+  leadToMql: 'Lead → MQL',
+  mqlToSql: 'MQL → SQL',
+  sqlToOpportunity: 'SQL → Opportunity',
+  opportunityToCustomer: 'Opportunity → Customer',
+};
+
 /** `/app`: the funnel subscriber → customer for a period, conversion rates, time in stage. */
 const csvQuery = z.strictObject({
   period: dashboardQuery.shape.period,
@@ -67,7 +74,11 @@ export function dashboardPages(r: Router, deps: WebDeps): void {
         })),
         { title: `Funnel, ${period === 'all' ? 'all time' : `last ${days} days`}` },
       );
-      const tis = Object.entries(report.timeInStage).map(([k, v]) => ({ key: k, ...v }));
+      const tis = Object.entries(report.timeInStage).map(([k, v]) => ({
+        key: k,
+        name: stepNames[k] ?? k,
+        ...v,
+      }));
       await renderView(deps.config.templatesDir, res, 'dashboard', {
         title: 'Dashboard',
         nav: 'dashboard',

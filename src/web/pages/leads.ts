@@ -16,6 +16,7 @@ import {
 import { getLeadScore } from '../../modules/scoring/index.js';
 import { Enrollment, enrollLead, listSequences } from '../../modules/sequences/index.js';
 import { leadsCsv } from '../lead-csv.js';
+import { describeEvent, eventTone } from '../timeline-text.js';
 import { renderView } from '../views.js';
 import { page, type WebDeps } from '../page.js';
 
@@ -35,6 +36,29 @@ function filtersOf(input: Record<string, unknown>, extra: readonly string[] = []
     if (typeof v === 'string' && v.trim() !== '') out[k] = v.trim();
   }
   return out;
+}
+
+const touchFields: [string, string][] = [
+  ['utm_source', 'Source'],
+  ['utm_medium', 'Medium'],
+  ['utm_campaign', 'Campaign'],
+  ['utm_term', 'Term'],
+  ['utm_content', 'Content'],
+  ['gclid', 'Google click id'],
+  ['fbclid', 'Meta click id'],
+  ['landingPage', 'Landing page'],
+  ['referrer', 'Referrer'],
+];
+
+type Touch = Record<string, unknown> | null;
+/** First and last touch side by side, only the rows either one has; null when nothing is known. */
+function attributionRows(a: { firstTouch: Touch; lastTouch: Touch }) {
+  if (!a.firstTouch && !a.lastTouch) return null;
+  const text = (t: Touch, k: string) => (typeof t?.[k] === 'string' && t[k] ? (t[k] as string) : null);
+  const rows = touchFields
+    .map(([k, label]) => ({ label, first: text(a.firstTouch, k), last: text(a.lastTouch, k) }))
+    .filter((r) => r.first || r.last);
+  return { firstAt: a.firstTouch?.at ?? null, lastAt: a.lastTouch?.at ?? null, rows };
 }
 
 const bulkBody = z.strictObject({
@@ -89,6 +113,48 @@ async function bulkTargets(body: z.infer<typeof bulkBody>): Promise<string[]> {
   return ids;
 }
 
+/** One lead: fields, attribution, score ledger, timeline, enrollments, duplicates, convert. */
+async function leadPage(deps: WebDeps, req: Request, res: Response): Promise<void> {
+  const lead = await getLead(String(req.params.id));
+  const [timeline, duplicates, enrollments, score] = await Promise.all([
+    getTimeline(lead.id, { limit: 50 }),
+    findDuplicates(lead.id),
+    Enrollment.find({ leadId: lead.id }).sort({ enrolledAt: -1 }).limit(20).lean(),
+    getLeadScore(lead.id),
+  ]);
+  // the contact this lead was converted into is the same person, not a duplicate to look at
+  const dups = duplicates.items.filter((d) => !(d.kind === 'contact' && d.id === lead.conversion?.contactId));
+  await renderView(deps.config.templatesDir, res, 'lead', {
+    title: lead.email,
+    nav: 'leads',
+    principal: req.auth,
+    csrf: deps.csrfToken(req, res),
+    lead,
+    attributes: Object.entries(lead.attributes ?? {}).map(([k, v]) => ({
+      k,
+      v: typeof v === 'string' ? v : JSON.stringify(v),
+    })),
+    attribution: attributionRows(lead.attribution),
+    timeline: timeline.items.map((e) => ({
+      ...e,
+      text: describeEvent(e.kind, e.properties),
+      tone: eventTone(e.kind),
+    })),
+    duplicates: dups,
+    mergeable: dups.some((d) => d.kind === 'lead'),
+    reasons: score.reasons.slice(0, 5),
+    convertable: lead.status !== 'converted' && !lead.conversion,
+    ledger: [...score.ledger].reverse().slice(0, 50),
+    enrollments: enrollments.map((e) => ({
+      key: e.sequenceKey,
+      state: e.state,
+      step: e.currentStep,
+      reason: e.exitReason,
+      at: e.enrolledAt,
+    })),
+  });
+}
+
 export function leadPages(r: Router, deps: WebDeps): void {
   r.get(
     '/leads',
@@ -117,39 +183,7 @@ export function leadPages(r: Router, deps: WebDeps): void {
 
   r.get(
     '/leads/:id',
-    page(async (req, res) => {
-      const id = String(req.params.id);
-      const lead = await getLead(id);
-      const [timeline, duplicates, enrollments, score] = await Promise.all([
-        getTimeline(lead.id, { limit: 50 }),
-        findDuplicates(lead.id),
-        Enrollment.find({ leadId: lead.id }).sort({ enrolledAt: -1 }).limit(20).lean(),
-        getLeadScore(lead.id),
-      ]);
-      await renderView(deps.config.templatesDir, res, 'lead', {
-        title: lead.email,
-        nav: 'leads',
-        principal: req.auth,
-        csrf: deps.csrfToken(req, res),
-        lead,
-        attributes: Object.entries(lead.attributes ?? {}).map(([k, v]) => ({
-          k,
-          v: typeof v === 'string' ? v : JSON.stringify(v),
-        })),
-        timeline: timeline.items.map((e) => ({ ...e, detail: JSON.stringify(e.properties).slice(0, 300) })),
-        duplicates: duplicates.items,
-        reasons: score.reasons.slice(0, 5),
-        convertable: lead.status !== 'converted' && !lead.conversion,
-        ledger: [...score.ledger].reverse().slice(0, 50),
-        enrollments: enrollments.map((e) => ({
-          key: e.sequenceKey,
-          state: e.state,
-          step: e.currentStep,
-          reason: e.exitReason,
-          at: e.enrolledAt,
-        })),
-      });
-    }),
+    page((req, res) => leadPage(deps, req, res)),
   );
 
   r.post(

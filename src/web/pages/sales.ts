@@ -133,6 +133,7 @@ function opportunityPages(r: Router, deps: WebDeps): void {
         stages: opportunityStages,
         mine: Boolean(mine),
         hasRep: Boolean(req.auth?.repId),
+        isMarketingOnly: req.auth?.role === 'marketing',
       });
     }),
   );

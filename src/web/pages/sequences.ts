@@ -60,7 +60,8 @@ async function editor(
 ) {
   const current = key ? await getSequence(key) : null;
   const [stats] = key ? await Promise.all([sequenceStats(key)]) : [null];
-  const { key: _k, version: _v, ...definition } = (current ?? {}) as Record<string, unknown>;
+  // the stored version without what the server adds (key, version, createdAt): what was PUT
+  const { key: _k, version: _v, createdAt, ...definition } = (current ?? {}) as Record<string, unknown>;
   await renderView(
     deps.config.templatesDir,
     res,
@@ -72,6 +73,8 @@ async function editor(
       csrf: deps.csrfToken(req, res),
       key,
       version: current?.version ?? null,
+      savedAt: createdAt ?? null,
+      saved: req.query.saved === '1',
       definition: JSON.stringify(key ? definition : starter, null, 2),
       stats,
       ...extra,
