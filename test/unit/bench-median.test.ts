@@ -24,7 +24,8 @@ requirement at 100,000 leads (${note}): HOLDS
 
 describe('bench median: tables', () => {
   it('parses markdown tables with any separator style, and the lines around them', () => {
-    const text = 'title\n| a | b |\n|------|-----------:|\n| 1 | x |\n| 2 | y |\nafter\n';
+    const text =
+      '{"level":40,"time":1,"msg":"mongodb disconnected"}\ntitle\n| a | b |\n|------|-----------:|\n| 1 | x |\n| 2 | y |\nafter\n';
     const blocks = parseBlocks(text);
     expect(blocks.map((b) => b.kind)).toEqual(['line', 'table', 'line']);
     const [t] = parseTables(text);
