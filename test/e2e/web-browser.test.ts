@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../src/modules/admin/api-key.model.js';
+import { EmailSend } from '../../src/modules/email/index.js';
 import { Handoff } from '../../src/modules/handoff/index.js';
 import { Lead } from '../../src/modules/leads/index.js';
 import { startWorkers } from '../../workers/all.js';
@@ -260,6 +261,8 @@ ${pasted}
       { timeout: 20_000, interval: 500, what: 'the welcome email in the outbox' },
     );
     await screenshot(a, 'outbox');
+    // reading the outbox (the browser loaded every preview's images) is not the recipient opening it
+    expect(await EmailSend.countDocuments({ openedAt: { $ne: null } })).toBe(0);
     await admin.close();
   });
 

@@ -12,8 +12,25 @@ const adminOnly = (role: string | undefined) => {
   if (role !== 'admin') throw forbidden('operations pages are for admin keys');
 };
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The HTML of a message for the outbox page, inert: reading the outbox is not the recipient
+ * reading the email, so the open pixel is removed and tracked links go nowhere (loading the pixel
+ * recorded an open, and could score and qualify the lead).
+ */
+export function inertPreview(html: string, publicUrl: string): string {
+  const base = escapeRegExp(publicUrl.replace(/\/+$/, ''));
+  return html
+    .replace(new RegExp(`<img\\b[^>]*\\bsrc=["']${base}/t/o/[^"']*["'][^>]*>`, 'gi'), '')
+    .replace(
+      new RegExp(`\\bhref=(["'])${base}/t/c/[^"']*\\1`, 'gi'),
+      'href="#" title="a tracked link (inert in the outbox)"',
+    );
+}
+
 /** The newest 50 messages of the outbox, parsed: headers, and the HTML as it would arrive. */
-async function outboxMessages(outboxDir: string) {
+async function outboxMessages(outboxDir: string, publicUrl: string) {
   const all = (await listOutbox(outboxDir)).reverse().slice(0, 50);
   return Promise.all(
     all.map(async (m, i) => {
@@ -29,7 +46,7 @@ async function outboxMessages(outboxDir: string) {
         to: Array.isArray(p.to) ? p.to.map((t) => t.text).join(', ') : (p.to?.text ?? ''),
         date: p.date,
         headers,
-        html: typeof p.html === 'string' ? p.html : null,
+        html: typeof p.html === 'string' ? inertPreview(p.html, publicUrl) : null,
         text: p.text ?? '',
       };
     }),
@@ -42,7 +59,7 @@ export function operationsPages(r: Router, deps: WebDeps): void {
     '/outbox',
     page(async (req, res) => {
       adminOnly(req.auth?.role);
-      const messages = await outboxMessages(deps.config.outboxDir);
+      const messages = await outboxMessages(deps.config.outboxDir, deps.config.publicUrl);
       await renderView(deps.config.templatesDir, res, 'outbox', {
         title: 'Outbox',
         nav: 'outbox',
