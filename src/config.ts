@@ -93,6 +93,8 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -')
     .default('leadflow'),
   SMTP_URL: urlWith(['smtp:', 'smtps:']),
+  /** Longest silence of the SMTP server within a session before the send gives up (outcome unknown after DATA). */
+  SMTP_TIMEOUT_MS: intFrom(60_000, 100, 600_000),
   MAIL_FROM: z.string().min(3).default('leadflow <no-reply@localhost>'),
   ADMIN_API_KEY: optionalString
     .refine((v) => v === undefined || v.length >= 16, { message: 'must be at least 16 characters' })
@@ -174,6 +176,8 @@ export type Config = {
   embeddedPostgresUrl: string | undefined;
   queuePrefix: string;
   smtpUrl: string | undefined;
+  /** SMTP socket inactivity limit; connecting and the greeting get at most half of it */
+  smtpTimeoutMs: number;
   mailFrom: string;
   adminApiKey: string | undefined;
   trackingSecret: string | undefined;
@@ -258,6 +262,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPostgresUrl: e.EMBEDDED_POSTGRES_URL,
     queuePrefix: e.QUEUE_PREFIX,
     smtpUrl: e.SMTP_URL,
+    smtpTimeoutMs: e.SMTP_TIMEOUT_MS,
     mailFrom: e.MAIL_FROM,
     adminApiKey: e.ADMIN_API_KEY,
     trackingSecret: e.TRACKING_SECRET,

@@ -20,7 +20,9 @@ function addressesOf(v: unknown): string[] {
   return [];
 }
 
-export function createMailer(config: Pick<Config, 'smtpUrl' | 'outboxDir' | 'dkim'>): Mailer {
+export function createMailer(
+  config: Pick<Config, 'smtpUrl' | 'outboxDir' | 'dkim'> & { smtpTimeoutMs?: number },
+): Mailer {
   const dkim = config.dkim;
   if (config.smtpUrl) {
     const url = new URL(config.smtpUrl);
@@ -29,6 +31,11 @@ export function createMailer(config: Pick<Config, 'smtpUrl' | 'outboxDir' | 'dki
       pool: true,
       maxConnections: 5,
       maxMessages: 500,
+      // nodemailer waits 10 minutes for a silent server by default: a stalled server would hold
+      // a worker's job that long
+      socketTimeout: config.smtpTimeoutMs ?? 60_000,
+      greetingTimeout: Math.ceil((config.smtpTimeoutMs ?? 60_000) / 2),
+      connectionTimeout: Math.ceil((config.smtpTimeoutMs ?? 60_000) / 2),
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
       secure: url.protocol === 'smtps:',

@@ -1,16 +1,26 @@
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { waitFor } from './wait.js';
 
 export type SinkMessage = { raw: Buffer; parsed: ParsedMail; envelopeTo: string[] };
 
 /**
  * A real SMTP server on loopback that keeps what it receives, parsed with mailparser.
- * `reject` decides per recipient: return an SMTP code (e.g. 550) to refuse it.
+ * `reject` decides per recipient: return an SMTP code (e.g. 550) to refuse it. `dropAfterData`
+ * keeps the message of such a recipient and then cuts the connection before answering it (the
+ * sender cannot know whether it was delivered).
  */
-export async function startSmtpSink(opts: { reject?: (rcpt: string) => number | undefined } = {}) {
+export async function startSmtpSink(
+  opts: {
+    reject?: (rcpt: string) => number | undefined;
+    dropAfterData?: (rcpt: string) => boolean;
+    /** takes the message of such a recipient and never answers */
+    stallAfterData?: (rcpt: string) => boolean;
+  } = {},
+) {
   const messages: SinkMessage[] = [];
+  const stalled: string[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -31,7 +41,18 @@ export async function startSmtpSink(opts: { reject?: (rcpt: string) => number | 
         const raw = Buffer.concat(chunks);
         simpleParser(raw).then(
           (parsed) => {
-            messages.push({ raw, parsed, envelopeTo: session.envelope.rcptTo.map((r) => r.address) });
+            const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
+            messages.push({ raw, parsed, envelopeTo });
+            if (envelopeTo.some((r) => opts.stallAfterData?.(r))) {
+              stalled.push(session.id);
+              return;
+            }
+            if (envelopeTo.some((r) => opts.dropAfterData?.(r))) {
+              const conns = (server as unknown as { connections: Set<{ id: string; _socket: Socket }> })
+                .connections;
+              for (const c of conns) if (c.id === session.id) c._socket.destroy();
+              return;
+            }
             cb();
           },
           (err: Error) => cb(err),
@@ -51,6 +72,13 @@ export async function startSmtpSink(opts: { reject?: (rcpt: string) => number | 
         timeout,
         what: `${n} email(s)`,
       }),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        // a stalled session would hold close() for smtp-server's 30 s close timeout
+        const conns = (server as unknown as { connections: Set<{ id: string; _socket: Socket }> })
+          .connections;
+        for (const c of conns) if (stalled.includes(c.id)) c._socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

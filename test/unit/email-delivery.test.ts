@@ -23,13 +23,24 @@ describe('classifySmtpError', () => {
       'retry',
     );
     expect(classifySmtpError({ code: 'EMESSAGE', responseCode: 452, command: 'DATA' }, 'smtp')).toBe('retry');
-    expect(classifySmtpError({ code: 'ECONNECTION', command: 'CONN' }, 'smtp')).toBe('retry');
-    expect(classifySmtpError({ code: 'ETIMEDOUT', command: 'CONN' }, 'smtp')).toBe('retry');
+    expect(
+      classifySmtpError({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', command: 'CONN' }, 'smtp'),
+    ).toBe('retry');
+    expect(
+      classifySmtpError({ code: 'ETIMEDOUT', timeoutType: 'GREETING_TIMEOUT', command: 'CONN' }, 'smtp'),
+    ).toBe('retry');
+    // the pool's "Reached maximum number of retries after connection was closed"
+    expect(classifySmtpError({ code: 'ECONNECTION' }, 'smtp')).toBe('retry');
     expect(classifySmtpError(new Error('disk full'), 'outbox')).toBe('retry');
   });
   it('when the connection breaks during DATA or in a way we cannot place, then the outcome is unknown', () => {
     expect(classifySmtpError({ code: 'ETIMEDOUT', command: 'DATA' }, 'smtp')).toBe('unknown');
     expect(classifySmtpError({ code: 'ESOCKET' }, 'smtp')).toBe('unknown');
+    // nodemailer says CONN for a connection closed or timed out at any stage, after DATA included
+    expect(classifySmtpError({ code: 'ECONNECTION', command: 'CONN' }, 'smtp')).toBe('unknown');
+    expect(
+      classifySmtpError({ code: 'ETIMEDOUT', timeoutType: 'SOCKET_TIMEOUT', command: 'CONN' }, 'smtp'),
+    ).toBe('unknown');
     expect(classifySmtpError('weird', 'smtp')).toBe('unknown');
   });
 });

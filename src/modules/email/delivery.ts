@@ -7,18 +7,28 @@
  *   ever established): the claim is released and the job retried with backoff.
  * - `unknown`: the connection broke while the message may have been accepted (during or after
  *   DATA, or a failure we cannot place): recorded as unknown and never sent again.
+ *
+ * Nodemailer names the command `CONN` for every broken connection, whatever stage it was in (a
+ * server closing or timing out after the message's final dot included, measured with smtp-server):
+ * only a failed TCP connect, a connect/greeting/TLS timeout, or the pool's own "closed before the
+ * session" error prove the message never left.
  */
 export type SmtpFailure = 'bounce' | 'rejected' | 'retry' | 'unknown';
 
 type MailError = {
   code?: string;
+  originalCode?: string;
+  timeoutType?: string;
   responseCode?: number;
   command?: string;
   rejectedErrors?: { responseCode?: number; command?: string }[];
 };
 
 // Commands before DATA: a failure there means the message was never handed over.
-const beforeData = /^(CONN|EHLO|HELO|LHLO|STARTTLS|AUTH|MAIL FROM|RCPT TO)/i;
+const beforeData = /^(EHLO|HELO|LHLO|STARTTLS|AUTH|MAIL FROM|RCPT TO)/i;
+// a TCP connect that failed, and the timeouts of the phases before the session
+const neverConnected = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND']);
+const beforeSession = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT']);
 
 export function classifySmtpError(err: unknown, mailerKind: 'smtp' | 'outbox'): SmtpFailure {
   // the outbox writes a temp file and renames it: nothing has left the process when it fails
@@ -31,9 +41,10 @@ export function classifySmtpError(err: unknown, mailerKind: 'smtp' | 'outbox'): 
     if (code >= 500) return e.code === 'EENVELOPE' || /^RCPT/i.test(command) ? 'bounce' : 'rejected';
     if (code >= 400) return 'retry';
   }
-  if (e.code === 'ECONNECTION' || e.code === 'ECONNREFUSED' || e.code === 'EDNS' || e.code === 'EAUTH') {
-    return 'retry';
-  }
+  if (e.code === 'EDNS' || e.code === 'EAUTH' || e.code === 'ECONNREFUSED') return 'retry';
+  if (neverConnected.has(e.originalCode ?? '') || beforeSession.has(e.timeoutType ?? '')) return 'retry';
+  // the pool gave up opening a connection: no session, no message
+  if (e.code === 'ECONNECTION' && !command) return 'retry';
   if (command && beforeData.test(command)) return 'retry';
   return 'unknown';
 }
