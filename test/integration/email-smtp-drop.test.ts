@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMailer } from '../../src/lib/mailer.js';
-import { classifySmtpError, deliverSend } from '../../src/modules/email/index.js';
+import { classifySmtpError, deliverSend, reconcileSends } from '../../src/modules/email/index.js';
 import { EmailSend } from '../../src/modules/email/send.model.js';
 import { useTestEnv } from '../helpers/env.js';
 import { makeLead, uid } from '../helpers/factories.js';
@@ -59,5 +59,32 @@ describe('an SMTP server that takes the message and never answers', () => {
     } finally {
       mailer.close();
     }
+  });
+});
+
+describe('sends whose jobs a flushed Redis lost', () => {
+  it('when a send was left sending 3 minutes ago with no job, then the default reconcile records it unknown; a pending one is enqueued again', async () => {
+    const lead = await makeLead({ email: `flushed-${uid()}@example.com` });
+    const base = {
+      leadId: lead._id,
+      enrollmentId: new Types.ObjectId(),
+      sequenceKey: 'welcome',
+      stepId: 'hello',
+      content: { subject: 'Hello', html: '<p>Hi</p>' },
+      marketing: true,
+    };
+    const sending = await EmailSend.create({ ...base, sendKey: `${uid()}:hello`, status: 'sending' });
+    const pending = await EmailSend.create({ ...base, sendKey: `${uid()}:hello`, status: 'pending' });
+    const fresh = await EmailSend.create({ ...base, sendKey: `${uid()}:hello`, status: 'sending' });
+    const threeMinutesAgo = new Date(Date.now() - 3 * 60_000);
+    await EmailSend.collection.updateMany(
+      { _id: { $in: [sending._id, pending._id] } },
+      { $set: { updatedAt: threeMinutesAgo } },
+    );
+    const r = await reconcileSends(env.rt);
+    expect(r).toEqual({ requeued: 1, unknown: 1 });
+    expect((await EmailSend.findById(sending._id).lean())!.status).toBe('unknown');
+    // a send in sending for less than the wait may still be on the wire: left alone
+    expect((await EmailSend.findById(fresh._id).lean())!.status).toBe('sending');
   });
 });

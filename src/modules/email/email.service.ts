@@ -263,13 +263,17 @@ async function recordSmtpFailure(
 /**
  * Repairs what Redis may have lost: sends `pending` for longer than `olderThanMs` whose job is
  * gone (or finished) are enqueued again, and sends left `sending` with no live job become
- * `unknown` (a worker died mid-send). MongoDB stays the record of truth.
+ * `unknown` (a worker died mid-send). MongoDB stays the record of truth. A send with a live job is
+ * never touched, so the wait only has to outlast an SMTP call whose job Redis lost while a worker
+ * still holds it: 2 minutes, or twice SMTP_TIMEOUT_MS when that is longer (it was 10 minutes,
+ * which kept a flushed Redis's sends in flight that long).
  */
 export async function reconcileSends(
-  rt: Pick<Runtime, 'logger'>,
+  rt: Pick<Runtime, 'logger'> & { config?: { smtpTimeoutMs?: number } },
   opts: { olderThanMs?: number; batch?: number } = {},
 ): Promise<{ requeued: number; unknown: number }> {
-  const before = new Date(Date.now() - (opts.olderThanMs ?? 10 * 60_000));
+  const wait = opts.olderThanMs ?? Math.max(2 * 60_000, 2 * (rt.config?.smtpTimeoutMs ?? 0));
+  const before = new Date(Date.now() - wait);
   const batch = opts.batch ?? 1000;
   const queue = getQueue(QueueName.email);
   const liveStates = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
