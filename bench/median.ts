@@ -12,6 +12,8 @@ export type Table = { header: string[]; separator: string; rows: string[][] };
 /** A bench's output in order: a table, or one line that is not part of a table. */
 export type Block = { kind: 'table'; table: Table } | { kind: 'line'; text: string };
 
+/** A JSON log line (pino) that reached stdout: not a result. */
+const LOG_LINE = /^\{"level":\d+,/;
 const isRow = (line: string) => line.trim().startsWith('|');
 const isSeparator = (line: string) => /^\s*\|?(\s*:?-+:?\s*\|)+\s*:?-*:?\s*$/.test(line);
 
@@ -33,7 +35,7 @@ export function parseBlocks(text: string): Block[] {
       while (i < lines.length && isRow(lines[i]!)) table.rows.push(splitRow(lines[i++]!));
       i -= 1;
       blocks.push({ kind: 'table', table });
-    } else if (line.trim() !== '') {
+    } else if (line.trim() !== '' && !LOG_LINE.test(line)) {
       blocks.push({ kind: 'line', text: line.trimEnd() });
     }
   }

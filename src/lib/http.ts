@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler, type RequestHandler, type Request } 
 import { z } from 'zod';
 import {
   AppError,
+  badRequest,
   isInfrastructureError,
   unsupportedMediaType,
   validationFailed,
@@ -42,6 +43,31 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A body parser `verify` that refuses bodies that are not UTF-8, raw or percent-encoded (`%FF` in
+ * a form): decoders would otherwise keep U+FFFD or the escapes themselves as text.
+ */
+export function requireUtf8(message = 'the body is not valid UTF-8') {
+  return (req: Request, _res: unknown, buf: Buffer): void => {
+    let text: string;
+    try {
+      text = fatalUtf8.decode(buf);
+    } catch {
+      throw badRequest(message);
+    }
+    if (!text.includes('%') || !req.is('application/x-www-form-urlencoded')) return;
+    for (const part of text.split('&')) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        throw badRequest(message);
+      }
+    }
+  };
+}
 
 /** JSON body parser with the configured limit; strict (objects and arrays only). */
 export function jsonBody(limitBytes: number): RequestHandler {

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { AppDeps } from '../lib/app-types.js';
-import { toAppError } from '../lib/http.js';
+import { requireUtf8, toAppError } from '../lib/http.js';
 import { csrfProtection } from './csrf.js';
 import { dashboardPages } from './pages/dashboard.js';
 import { leadPages } from './pages/leads.js';
@@ -40,13 +40,21 @@ function webErrorHandler(deps: AppDeps): ErrorRequestHandler {
   };
 }
 
+/** The pages' form bodies: urlencoded, bounded, and UTF-8 only. */
+const formBody = express.urlencoded({
+  extended: false,
+  limit: '256kb',
+  parameterLimit: 2000,
+  verify: requireUtf8('the form is not valid UTF-8'),
+});
+
 /** The server-rendered web app under `/app` (API.md "Web app"); `GET /` leads there. */
 export function mountWebApp(app: Express, deps: AppDeps): void {
   const { protect, token, preSession } = csrfProtection(deps);
   const web: WebDeps = { ...deps, csrfToken: token };
   const router = express.Router();
   router.use(cookieParser(cookieSecret(deps)));
-  router.use(express.urlencoded({ extended: false, limit: '256kb', parameterLimit: 2000 }));
+  router.use(formBody);
   router.use(
     '/static',
     express.static(path.join(import.meta.dirname, 'static'), { maxAge: '1h', index: false }),

@@ -8,6 +8,7 @@ import {
   parseBlocks,
   parseTables,
 } from '../../bench/median.js';
+import { asMarkdown, END, START, withSection } from '../../bench/record.js';
 
 const run = (rate: string, p50: string, ratio: string, answers: string, note: string) => `
 intake: 5s per target, node v20.20.2
@@ -23,7 +24,8 @@ requirement at 100,000 leads (${note}): HOLDS
 
 describe('bench median: tables', () => {
   it('parses markdown tables with any separator style, and the lines around them', () => {
-    const text = 'title\n| a | b |\n|------|-----------:|\n| 1 | x |\n| 2 | y |\nafter\n';
+    const text =
+      '{"level":40,"time":1,"msg":"mongodb disconnected"}\ntitle\n| a | b |\n|------|-----------:|\n| 1 | x |\n| 2 | y |\nafter\n';
     const blocks = parseBlocks(text);
     expect(blocks.map((b) => b.kind)).toEqual(['line', 'table', 'line']);
     const [t] = parseTables(text);
@@ -88,5 +90,36 @@ describe('bench median: numbers and lines', () => {
     expect(out).toContain('printed different results');
     expect(out).toContain('| 1 |');
     expect(medianOutput(['only one\n'])).toBe('only one');
+  });
+});
+
+describe('bench record: the generated section of BENCHMARKS.md', () => {
+  it('replaces what is between the markers and keeps the rest', () => {
+    const doc = `# B\n\nintro\n\n${START}\nold figures\n${END}\n\n## History\nkept\n`;
+    const out = withSection(doc, `${START}\nnew figures\n${END}`);
+    expect(out).toBe(`# B\n\nintro\n\n${START}\nnew figures\n${END}\n\n## History\nkept\n`);
+  });
+
+  it('inserts the section before the first heading when there are no markers yet', () => {
+    const out = withSection('# B\n\nintro\n\n## Old\nx\n', `${START}\nnew\n${END}`);
+    expect(out).toBe(`# B\n\nintro\n\n${START}\nnew\n${END}\n\n## Old\nx\n`);
+  });
+
+  it('renders tables as they are and the lines between them as text blocks', () => {
+    const md = asMarkdown('header line\n\n| a |\n|---|\n| 1 |\n\nafter 1\nafter 2\n');
+    expect(md).toEqual([
+      '```text',
+      'header line',
+      '```',
+      '',
+      '| a |',
+      '|---|',
+      '| 1 |',
+      '',
+      '```text',
+      'after 1',
+      'after 2',
+      '```',
+    ]);
   });
 });

@@ -7,7 +7,7 @@ import { campaignFrom, trackFormSubmission } from '../events/index.js';
 import { captureLead, leadInputSchema } from '../leads/index.js';
 import { renderEmbed } from './form.embed.js';
 import { Form, type FormDoc } from './form.model.js';
-import type { FormDefinition } from './forms.schemas.js';
+import { formIdPattern, type FormDefinition } from './forms.schemas.js';
 import { applyBantAnswers, bantAnswers } from './form-bant.js';
 import { isSpam, mapSubmission, pickRedirect } from './submission.mapping.js';
 
@@ -80,7 +80,8 @@ export async function putForm(formId: string, def: FormDefinition, publicUrl: st
 }
 
 export async function getForm(formId: string, publicUrl: string) {
-  const form = await Form.findOne({ formId }).lean<FormDoc>();
+  // an id no form can have (a NUL, a path) is not looked up: the database would refuse some of them
+  const form = formIdPattern.test(formId) ? await Form.findOne({ formId }).lean<FormDoc>() : null;
   if (!form) throw notFound('form');
   return toFormJson(form, publicUrl);
 }

@@ -1,5 +1,5 @@
 import type { Types } from 'mongoose';
-import { insertManyRefusingDuplicates } from '../../lib/mongo.js';
+import { insertManyRefusingDuplicates, writeInChunks } from '../../lib/mongo.js';
 import {
   claimEmails,
   claimGraceMs,
@@ -151,7 +151,11 @@ async function landOnClaimedLeads(
   const fill = async () => {
     if (ops.length === 0) return;
     await opts.markPending(filled);
-    await Lead.bulkWrite(ops, { ordered: false, timestamps: false });
+    // side by side in small chunks: a server that applies a bulk write's updates one by one
+    // (FerretDB v1) uses several connections at once, MongoDB still gets bulk writes
+    await writeInChunks(ops, (chunk) => Lead.bulkWrite(chunk, { ordered: false, timestamps: false }), {
+      chunk: 4,
+    });
   };
   const [repaired] = await Promise.all([repairMissingLeads(missing, claims, groups, landing, opts), fill()]);
   return [...retry, ...repaired];

@@ -15,9 +15,12 @@ export const safeText = (max: number) =>
       message: 'must be valid UTF-8 text',
     });
 
-/** Names reach mail headers and HTML pages: no line breaks, control characters or angle brackets. */
+/**
+ * Names reach mail headers and HTML pages: no line breaks (CR, LF, NEL, and Unicode's line and
+ * paragraph separators U+2028/U+2029), control characters or angle brackets.
+ */
 export const nameText = (max = 200) =>
-  safeText(max).refine((s) => !/[\p{Cc}<>]/u.test(s), {
+  safeText(max).refine((s) => !/[\p{Cc}\p{Zl}\p{Zp}<>]/u.test(s), {
     message: 'must not contain line breaks, control characters, < or >',
   });
 

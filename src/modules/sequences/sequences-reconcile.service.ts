@@ -45,7 +45,11 @@ async function requeueDueSteps(limit: number): Promise<number> {
     if (job) {
       const state = await job.getState();
       if (state === 'delayed') {
-        await job.promote();
+        // its delay may run out between getState and promote: then it is already waiting or
+        // running, which is what promoting wanted (BullMQ: "is not in the delayed state")
+        await job.promote().catch(async (err: unknown) => {
+          if ((await job.getState()) === 'delayed') throw err;
+        });
         continue;
       }
       if (state !== 'completed' && state !== 'failed') continue;
