@@ -88,5 +88,5 @@ describe('leadflow import (CLI)', () => {
     const noSource = await cli(['import', file]);
     expect(noSource.code).not.toBe(0);
     expect(noSource.stderr).toMatch(/--source/);
-  });
+  }, 90_000); // three CLI processes, each starting tsx and connecting: slow on a loaded machine
 });
