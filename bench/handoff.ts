@@ -26,11 +26,10 @@ import { createLogger } from '../src/lib/logger.js';
 import { connectRuntime } from '../src/lib/runtime.js';
 import { shutdown } from '../src/lib/shutdown.js';
 import { runWorker } from '../src/lib/worker.js';
-import { EmailClaim, Lead, emailKey } from '../src/modules/leads/index.js';
 import { HandoffRequest, handoffRequestId } from '../src/modules/qualification/index.js';
 import { enqueueBulk } from '../src/queues/index.js';
 import { startWorkers } from '../workers/all.js';
-import { benchArgs, benchConfig, deleteQueueKeys, progress } from './helpers.js';
+import { benchArgs, benchConfig, deleteQueueKeys, insertLeadsWithClaims, progress } from './helpers.js';
 
 const args = benchArgs(
   `Handoff: latency from a qualifying event accepted by POST /api/events to the sales notification at
@@ -57,28 +56,14 @@ const pct = (xs: number[], p: number) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Leads as capture writes them (with their email claims), in the nurturing stage. */
-async function makeLeads(n: number, tag: string) {
-  const ids: string[] = [];
-  for (let from = 0; from < n; from += 1000) {
-    const docs = Array.from({ length: Math.min(1000, n - from) }, (_, j) => {
-      const i = from + j;
-      const email = `b${i}-${tag}@bench${i}-${tag}.example`;
-      return new Lead({
-        email,
-        emailKey: emailKey(email),
-        firstName: 'Bench',
-        lastName: `Lead ${i}`,
-        company: `Bench Co ${i} ${tag}`,
-        country: 'DE',
-      }).toObject();
-    });
-    await Lead.collection.insertMany(docs);
-    await EmailClaim.collection.insertMany(
-      docs.map((d) => ({ _id: d.emailKey as string, leadId: d._id, at: new Date() })) as never[],
-    );
-    ids.push(...docs.map((d) => String(d._id)));
-  }
-  return ids;
+function makeLeads(n: number, tag: string) {
+  return insertLeadsWithClaims(n, (i) => ({
+    email: `b${i}-${tag}@bench${i}-${tag}.example`,
+    firstName: 'Bench',
+    lastName: `Lead ${i}`,
+    company: `Bench Co ${i} ${tag}`,
+    country: 'DE',
+  }));
 }
 
 /** What qualification writes when the agreement is met: the HandoffRequest and its job. */

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfigWith, type Config } from '../src/config.js';
+import { EmailClaim, Lead, emailKey } from '../src/modules/leads/index.js';
 
 export { deleteQueueKeys } from '../src/queues/index.js';
 
@@ -70,4 +71,31 @@ export function benchArgs<O extends NumberOptions>(usage: string, options: O): P
 /** A progress line on stderr, so result tables on stdout stay clean. */
 export function progress(message: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/**
+ * Writes leads as capture writes them (documents built by the Lead model, each with its email
+ * registry claim), raw and unordered, in batches of 1,000; `fields(i)` gives the i-th lead's
+ * fields, `email` included. Returns the lead ids in order.
+ */
+export async function insertLeadsWithClaims(
+  n: number,
+  fields: (i: number) => Record<string, unknown> & { email: string },
+  onBatch?: (written: number) => void,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let from = 0; from < n; from += 1000) {
+    const docs = Array.from({ length: Math.min(1000, n - from) }, (_, j) => {
+      const f = fields(from + j);
+      return new Lead({ ...f, emailKey: emailKey(f.email) }).toObject();
+    });
+    await Lead.collection.insertMany(docs, { ordered: false });
+    await EmailClaim.collection.insertMany(
+      docs.map((d) => ({ _id: d.emailKey as string, leadId: d._id, at: new Date() })) as never[],
+      { ordered: false },
+    );
+    ids.push(...docs.map((d) => String(d._id)));
+    onBatch?.(ids.length);
+  }
+  return ids;
 }

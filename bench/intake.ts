@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import mongoose from 'mongoose';
 import type { ReadyConfig } from '../src/config.js';
 import { EmailClaim, Lead } from '../src/modules/leads/index.js';
-import { benchArgs, benchConfig, progress } from './helpers.js';
+import { benchArgs, benchConfig, insertLeadsWithClaims, progress } from './helpers.js';
 
 const args = benchArgs(
   `Intake throughput: POST /f/:formId on one API process against a bare express JSON echo and a raw
@@ -175,25 +175,14 @@ async function measure(mode: string, db?: string): Promise<Result> {
 async function seed(db: string, n: number): Promise<void> {
   await mongoose.connect(serverConfig.mongodbUri, { dbName: db, maxPoolSize: 4 });
   const started = Date.now();
-  for (let from = 0; from < n; from += 1000) {
-    const docs = Array.from({ length: Math.min(1000, n - from) }, (_, j) => {
-      const email = `Person${from + j}@Seed.Example`;
-      return new Lead({
-        email,
-        emailKey: email.toLowerCase(),
-        firstName: 'Per',
-        lastName: `Son ${from + j}`,
-        source: 'Seed',
-      }).toObject();
-    });
-    await Lead.collection.insertMany(docs, { ordered: false });
-    await EmailClaim.collection.insertMany(
-      docs.map((d) => ({ _id: d.emailKey as string, leadId: d._id, at: new Date() })) as never[],
-      { ordered: false },
-    );
-    if ((from / 1000) % 10 === 9 || from + 1000 >= n)
-      progress(`[seed] ${(from + docs.length).toLocaleString('en')} of ${n.toLocaleString('en')} leads`);
-  }
+  await insertLeadsWithClaims(
+    n,
+    (i) => ({ email: `Person${i}@Seed.Example`, firstName: 'Per', lastName: `Son ${i}`, source: 'Seed' }),
+    (written) => {
+      if (written % 10_000 === 0 || written === n)
+        progress(`[seed] ${written.toLocaleString('en')} of ${n.toLocaleString('en')} leads`);
+    },
+  );
   progress(`[seed] done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   await mongoose.disconnect();
 }

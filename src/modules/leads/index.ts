@@ -32,7 +32,7 @@ export {
 export { reconcileCaptures, completeCapture, captureGraceMs } from './capture-reconcile.service.js';
 export { ensureEmailRegistry } from './email-registry.service.js';
 export { EmailClaim, type EmailClaimDoc } from './email-claim.model.js';
-export { toLeadJson, type LeadJson } from './lead.view.js';
+export { toLeadJson, escapeRegex, type LeadJson } from './lead.view.js';
 export {
   getLead,
   resolveLead,

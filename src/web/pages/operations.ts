@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { forbidden } from '../../lib/errors.js';
 import { parseInput } from '../../lib/http.js';
 import { listOutbox } from '../../lib/mailer.js';
+import { escapeRegex } from '../../modules/leads/index.js';
 import { createApiKey, listApiKeys, revokeApiKey, roles } from '../../modules/admin/index.js';
 import { renderView } from '../views.js';
 import { page, type WebDeps } from '../page.js';
@@ -12,15 +13,13 @@ const adminOnly = (role: string | undefined) => {
   if (role !== 'admin') throw forbidden('operations pages are for admin keys');
 };
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
  * The HTML of a message for the outbox page, inert: reading the outbox is not the recipient
  * reading the email, so the open pixel is removed and tracked links go nowhere (loading the pixel
  * recorded an open, and could score and qualify the lead).
  */
 export function inertPreview(html: string, publicUrl: string): string {
-  const base = escapeRegExp(publicUrl.replace(/\/+$/, ''));
+  const base = escapeRegex(publicUrl.replace(/\/+$/, ''));
   return html
     .replace(new RegExp(`<img\\b[^>]*\\bsrc=["']${base}/t/o/[^"']*["'][^>]*>`, 'gi'), '')
     .replace(
