@@ -1,16 +1,11 @@
 // npm run test:faults [-- --minutes N]: the system's guarantees under fire. See docs/faults.md.
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, type ReadyConfig } from '../src/config.js';
-import { createLogger } from '../src/lib/logger.js';
-import { connectRuntime } from '../src/lib/runtime.js';
-import { shutdown } from '../src/lib/shutdown.js';
 import { startWebhookReceiver } from '../test/helpers/webhook-receiver.js';
 import { drained, invariants, type Check } from './faults/invariants.js';
-import { freePort, startPrivateServers, supervise, until, type Managed } from './faults/servers.js';
+import { until } from './faults/servers.js';
 import { startFaultySmtp, type SmtpMode } from './faults/smtp.js';
-import { ADMIN_KEY, configure, newTally, tick } from './faults/workload.js';
+import { configure, newTally, tick } from './faults/workload.js';
+import { markdownTable, startSystem } from './system/system.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,38 +32,13 @@ const secs = () => ((Date.now() - t0) / 1000).toFixed(1).padStart(6);
 const say = (s: string) => process.stdout.write(`[${secs()}s] ${s}\n`);
 
 say('starting private servers');
-const servers = await startPrivateServers();
 const smtp = await startFaultySmtp();
 const receiver = await startWebhookReceiver();
-const apiPort = await freePort();
-const base = `http://127.0.0.1:${apiPort}`;
-const dataDir = path.join(servers.dir, 'app');
-mkdirSync(dataDir, { recursive: true });
-const env = {
-  MONGODB_URI: servers.mongoUri,
-  REDIS_URL: servers.redisUrl,
-  EMBEDDED_POSTGRES_URL: servers.postgresUrl,
-  ADMIN_API_KEY: ADMIN_KEY,
-  SMTP_URL: smtp.url,
-  PUBLIC_URL: base,
-  PORT: String(apiPort),
-  DATA_DIR: dataDir,
-  LOG_LEVEL: 'warn',
-  WORKER_CONCURRENCY: '4',
-  RATE_LIMIT_PUBLIC: '1000000',
-  SMTP_TIMEOUT_MS: '10000',
-  WEBHOOK_ALLOW_PRIVATE: 'true',
-  WEBHOOK_RETRY_SCHEDULE: '2s,5s,10s,20s,30s,30s,30s',
-};
-const procs: Record<string, Managed> = {
-  api: supervise('api', 'src/server.ts', env),
-  'worker-1': supervise('worker-1', 'workers/all.ts', env),
-  'worker-2': supervise('worker-2', 'workers/all.ts', env),
-  scheduler: supervise('scheduler', 'workers/scheduler.ts', env),
-};
-const ready = async () =>
-  (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) })).status === 200;
-await until(ready, 120_000, 'the API to be ready');
+const system = await startSystem({
+  smtpUrl: smtp.url,
+  onInterrupt: async () => (await smtp.close(), await receiver.close()),
+});
+const { servers, base, procs, ready } = system;
 await configure(base, receiver.url);
 say(`API ready on ${base}; rules, agreement, reps, webhook, form and sequence configured`);
 
@@ -138,8 +108,7 @@ say(
   `faults over; workload stopped (${tally.requests.ok} answered 2xx, ${tally.requests.failed} not); draining`,
 );
 
-const config = loadConfig({ ...env, LOG_LEVEL: 'silent' }) as ReadyConfig;
-await connectRuntime(config, createLogger('silent', 'faults'));
+await system.connect();
 const drainStart = Date.now();
 let settled: Check[] = [];
 let polls = 0;
@@ -162,10 +131,7 @@ say(
 );
 const checks = [...settled, ...(await invariants(tally, smtp.delivered, receiver.received))];
 
-const table = (rows: string[][]) => {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`).join('\n');
-};
+const table = markdownTable;
 process.stdout.write(
   `\nWhat was done\n${table([['t (s)', 'fault', 'took (ms)', 'note'], ...timeline.map((d) => [d.at.trim(), d.fault, String(d.ms), d.note])])}\n`,
 );
@@ -192,12 +158,9 @@ process.stdout.write(
   `\nWhat held\n${table([['invariant', 'held', 'detail'], ...checks.map((c) => [c.name, c.held ? 'yes' : 'NO', c.detail])])}\n\n`,
 );
 
-for (const p of Object.values(procs)) await p.stop();
-await shutdown(createLogger('silent', 'faults'), 10_000);
+await system.stop();
 await smtp.close();
 await receiver.close();
-await servers.down();
-rmSync(servers.dir, { recursive: true, force: true });
 const broke = checks.filter((c) => !c.held);
 say(broke.length ? `${broke.length} invariant(s) broke` : 'every invariant held');
 process.exit(broke.length ? 1 : 0);

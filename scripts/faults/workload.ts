@@ -11,6 +11,8 @@ export type Tally = {
   /** address → time its unsubscribe was answered 200 */
   unsubscribed: Map<string, number>;
   requests: { ok: number; failed: number; byStatus: Map<string, number> };
+  /** told of every answer (0: none) with its latency, e.g. by the soak's sampler */
+  observe?: (status: number, ms: number) => void;
 };
 
 export const newTally = (): Tally => ({
@@ -30,6 +32,7 @@ async function call(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   let status: number;
   let json: Record<string, unknown> = {};
+  const start = performance.now();
   try {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -48,6 +51,7 @@ async function call(
     status = 0; // refused, reset or timed out: not acknowledged
   }
   if (tally) {
+    tally.observe?.(status, performance.now() - start);
     const k = status === 0 ? 'no answer' : String(status);
     tally.requests.byStatus.set(k, (tally.requests.byStatus.get(k) ?? 0) + 1);
     if (status >= 200 && status < 300) tally.requests.ok++;
