@@ -58,6 +58,15 @@ const mongoUnavailableNames =
 // NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary, InterruptedDueToReplStateChange
 const mongoUnavailableCodes = new Set([50, 262, 6, 7, 89, 91, 11600, 189, 10107, 13435, 13436, 11602]);
 
+/**
+ * A MongoDB-compatible server in front of another database (FerretDB on PostgreSQL, the embedded
+ * default) answers `InternalError` (code 1) when the database behind it is away: it cannot
+ * connect, its connection was cut, or PostgreSQL is starting up or shutting down (SQLSTATE class
+ * 57P: operator intervention; 08: connection exception). MongoDB itself never sends these texts.
+ */
+const backendUnavailable =
+  /failed to connect to|unexpected EOF|conn closed|connection reset by peer|connection refused|broken pipe|SQLSTATE (57P0[1-4]|08[0-9A-Z]{3})|the database system is (starting up|shutting down|in recovery mode|not yet accepting)/i;
+
 /** True for errors that mean "MongoDB or Redis cannot serve us right now" (answered 503). */
 export function isInfrastructureError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -65,6 +74,8 @@ export function isInfrastructureError(err: unknown): boolean {
   if (mongoUnavailableNames.test(name) || name === 'MongooseServerSelectionError') return true;
   const code = (err as { code?: unknown }).code;
   if (name.startsWith('Mongo') && typeof code === 'number' && mongoUnavailableCodes.has(code)) return true;
+  if (/^Mongo(Server|BulkWrite)Error$/.test(name) && code === 1 && backendUnavailable.test(err.message ?? ''))
+    return true;
   // a bulk write that failed as a whole (MongoBulkWriteError) carries the cause in errorResponse
   for (const inner of [
     (err as { errorResponse?: unknown }).errorResponse,

@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { useTestEnv } from '../helpers/env.js';
+import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
 import { freePort, root } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -27,8 +27,49 @@ const startRedis = () =>
     },
   );
 const postgresUrl = inject('embeddedPostgresUrl');
+
+/**
+ * The private FerretDB reaches the shared PostgreSQL through this TCP relay, so a test can take
+ * the database behind the MongoDB server away (`cut`: open connections reset, new ones refused)
+ * without touching the shared server.
+ */
+function pgRelay(target: URL, port: number) {
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  const open = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => undefined);
+          s.on('close', () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+        const end = () => (client.destroy(), upstream.destroy());
+        client.on('close', end);
+        upstream.on('close', end);
+      });
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.resetAndDestroy();
+      server ? server.close(() => resolve()) : resolve();
+    });
+  return { open, cut };
+}
+
+const relayPort = await freePort();
+const relay = postgresUrl ? pgRelay(new URL(postgresUrl), relayPort) : undefined;
+await relay?.open();
+const relayedUrl = () => {
+  const u = new URL(postgresUrl!);
+  u.port = String(relayPort);
+  return u.toString();
+};
 const backend = postgresUrl
-  ? ['--handler=postgresql', `--postgresql-url=${postgresUrl}`]
+  ? ['--handler=postgresql', `--postgresql-url=${relayedUrl()}`]
   : ['--handler=sqlite', `--sqlite-url=file:${dir}/`];
 const startFerret = () =>
   spawn(
@@ -62,7 +103,7 @@ let ferret = startFerret();
 await waitFor(() => listening(redisPort), { what: 'private redis' });
 await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
 afterAll(async () => {
-  await Promise.all([stop(redis), stop(ferret)]);
+  await Promise.all([stop(redis), stop(ferret), relay?.cut()]);
 });
 
 const env = useTestEnv({
@@ -109,4 +150,31 @@ describe('/readyz follows the backing servers without a restart', () => {
     ferret = startFerret();
     await waitFor(async () => (await readyz()).status === 200, { timeout: 30_000, what: 'mongodb back' });
   });
+
+  it.runIf(postgresUrl)(
+    'when the database behind the MongoDB server goes away (FerretDB without its PostgreSQL), then 503 with Retry-After, not 500, and nothing written',
+    async () => {
+      const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
+      const before = await env.http().post('/api/leads').set(auth).send({ email: 'before@outage.example' });
+      expect(before.status).toBe(201);
+      await relay!.cut();
+      const during = await env.http().post('/api/leads').set(auth).send({ email: 'during@outage.example' });
+      expect(during.status).toBe(503);
+      expect(during.body.error.code).toBe('unavailable');
+      expect(during.headers['retry-after']).toBe('5');
+      const read = await env.http().get('/api/leads?limit=5').set(auth);
+      expect(read.status).toBe(503);
+      await relay!.open();
+      const back = await waitFor(
+        async () => {
+          const r = await env.http().get('/api/leads?email=during@outage.example').set(auth);
+          return r.status === 200 ? r : undefined;
+        },
+        { timeout: 30_000, what: 'postgresql back' },
+      );
+      expect(back.body.items).toEqual([]);
+      const retry = await env.http().post('/api/leads').set(auth).send({ email: 'during@outage.example' });
+      expect(retry.status).toBe(201);
+    },
+  );
 });
