@@ -1,11 +1,10 @@
 // npm run test:faults [-- --minutes N]: the system's guarantees under fire. See docs/faults.md.
 import { parseArgs } from 'node:util';
-import { startWebhookReceiver } from '../test/helpers/webhook-receiver.js';
 import { drained, invariants, type Check } from './faults/invariants.js';
 import { until } from './faults/servers.js';
-import { startFaultySmtp, type SmtpMode } from './faults/smtp.js';
+import type { SmtpMode } from './faults/smtp.js';
 import { configure, newTally, tick } from './faults/workload.js';
-import { markdownTable, startSystem } from './system/system.js';
+import { markdownTable, sayer, startSystem } from './system/system.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,16 +28,11 @@ const faultMs = Number(args.minutes) * 60_000;
 const drainMs = Number(args['drain-minutes']) * 60_000;
 const t0 = Date.now();
 const secs = () => ((Date.now() - t0) / 1000).toFixed(1).padStart(6);
-const say = (s: string) => process.stdout.write(`[${secs()}s] ${s}\n`);
+const say = sayer(t0, process.stdout);
 
 say('starting private servers');
-const smtp = await startFaultySmtp();
-const receiver = await startWebhookReceiver();
-const system = await startSystem({
-  smtpUrl: smtp.url,
-  onInterrupt: async () => (await smtp.close(), await receiver.close()),
-});
-const { servers, base, procs, ready } = system;
+const system = await startSystem();
+const { smtp, receiver, servers, base, procs, ready } = system;
 await configure(base, receiver.url);
 say(`API ready on ${base}; rules, agreement, reps, webhook, form and sequence configured`);
 
@@ -159,8 +153,6 @@ process.stdout.write(
 );
 
 await system.stop();
-await smtp.close();
-await receiver.close();
 const broke = checks.filter((c) => !c.held);
 say(broke.length ? `${broke.length} invariant(s) broke` : 'every invariant held');
 process.exit(broke.length ? 1 : 0);

@@ -3,15 +3,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startWebhookReceiver } from '../test/helpers/webhook-receiver.js';
-import { startFaultySmtp } from './faults/smtp.js';
 import { configure, newTally, tick, type Tally } from './faults/workload.js';
 import { closedLoop, openLoop } from './soak/load.js';
 import { processRss, queueDepths, storeCounts } from './soak/probe.js';
 import { soakSvg } from './soak/chart.js';
 import { finalVerdict, reportMarkdown, verdict, type RunInfo, type Sample } from './soak/report.js';
 import { root } from './faults/servers.js';
-import { startSystem } from './system/system.js';
+import { sayer, startSystem } from './system/system.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,17 +49,12 @@ const TICK =
   '2 form submissions (1 in 5 a known person), every 3rd tick a POST /api/leads, an events batch of 8, every 12th an unsubscribe';
 const loadStart = os.loadavg();
 const t0 = Date.now();
-const say = (s: string) =>
-  process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`);
+const say = sayer(t0, process.stderr);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 say('starting private servers, SMTP, a webhook receiver, the API, 2 workers and the scheduler');
-const smtp = await startFaultySmtp();
-const receiver = await startWebhookReceiver();
-const system = await startSystem({
-  smtpUrl: smtp.url,
-  onInterrupt: async () => (await smtp.close(), await receiver.close()),
-});
+const system = await startSystem();
+const { smtp, receiver } = system;
 await configure(system.base, receiver.url);
 await system.connect();
 say(`API ready on ${system.base}; rules, agreement, reps, webhook, form and sequence configured`);
@@ -229,7 +222,5 @@ process.stdout.write(
 );
 
 await system.stop();
-await smtp.close();
-await receiver.close();
 say(v.ok ? 'no growth, no 5xx' : 'FAILED: see the verdict');
 process.exit(v.ok ? 0 : 1);

@@ -5,18 +5,23 @@ import { loadConfig, type ReadyConfig } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { connectRuntime } from '../../src/lib/runtime.js';
 import { shutdown } from '../../src/lib/shutdown.js';
+import { startWebhookReceiver } from '../../test/helpers/webhook-receiver.js';
 import { freePort, startPrivateServers, supervise, until, type Managed } from '../faults/servers.js';
+import { startFaultySmtp } from '../faults/smtp.js';
 import { ADMIN_KEY } from '../faults/workload.js';
 
 export type ProcName = 'api' | 'worker-1' | 'worker-2' | 'scheduler';
 
 /**
- * Starts private Redis, PostgreSQL and FerretDB (scripts/faults/servers.ts), then the API, two
- * worker processes and the scheduler under the supervisor, and waits for the API's /readyz.
- * `stop()` ends the processes and the servers and deletes the temp dir; so does Ctrl-C (SIGINT)
- * or SIGTERM while the run is on.
+ * Starts an SMTP server (scripts/faults/smtp.ts, `ok` until told otherwise), a webhook receiver,
+ * private Redis, PostgreSQL and FerretDB (scripts/faults/servers.ts), then the API, two worker
+ * processes and the scheduler under the supervisor, and waits for the API's /readyz. `stop()`
+ * ends the processes and the servers, closes SMTP and the receiver and deletes the temp dir; so
+ * does Ctrl-C (SIGINT) or SIGTERM while the run is on.
  */
-export async function startSystem(opts: { smtpUrl: string; onInterrupt?: () => Promise<void> }) {
+export async function startSystem() {
+  const smtp = await startFaultySmtp();
+  const receiver = await startWebhookReceiver();
   const servers = await startPrivateServers();
   const apiPort = await freePort();
   const base = `http://127.0.0.1:${apiPort}`;
@@ -27,7 +32,7 @@ export async function startSystem(opts: { smtpUrl: string; onInterrupt?: () => P
     REDIS_URL: servers.redisUrl,
     EMBEDDED_POSTGRES_URL: servers.postgresUrl,
     ADMIN_API_KEY: ADMIN_KEY,
-    SMTP_URL: opts.smtpUrl,
+    SMTP_URL: smtp.url,
     PUBLIC_URL: base,
     PORT: String(apiPort),
     DATA_DIR: dataDir,
@@ -54,12 +59,13 @@ export async function startSystem(opts: { smtpUrl: string; onInterrupt?: () => P
     if (connected) await shutdown(createLogger('silent', 'system'), 10_000);
     await servers.down().catch(() => undefined);
     rmSync(servers.dir, { recursive: true, force: true });
+    await smtp.close();
+    await receiver.close();
   };
   const interrupted = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: stopping every process and server of the run\n`);
-    void (opts.onInterrupt?.() ?? Promise.resolve())
+    void stop()
       .catch(() => undefined)
-      .then(stop)
       .finally(() => process.exit(130));
   };
   process.on('SIGINT', interrupted).on('SIGTERM', interrupted);
@@ -67,6 +73,8 @@ export async function startSystem(opts: { smtpUrl: string; onInterrupt?: () => P
     (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) })).status === 200;
   await until(ready, 120_000, 'the API to be ready');
   return {
+    smtp,
+    receiver,
     servers,
     base,
     env,
@@ -82,6 +90,13 @@ export async function startSystem(opts: { smtpUrl: string; onInterrupt?: () => P
   };
 }
 export type System = Awaited<ReturnType<typeof startSystem>>;
+
+/** `[  12.3s] message` lines, timed from `t0` */
+export const sayer =
+  (t0: number, to: NodeJS.WritableStream) =>
+  (s: string): void => {
+    to.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${s}\n`);
+  };
 
 /** A Markdown table, columns padded to their widest cell. */
 export function markdownTable(rows: string[][]): string {
