@@ -126,7 +126,7 @@ const sampler = (async () => {
       ...processRss(system.servers.dir, system.procs),
       driver: process.memoryUsage().rss / 2 ** 20,
     };
-    const q = await queueDepths().catch(() => ({ queues: {}, depth: NaN, backlog: NaN }));
+    const q = await queueDepths().catch(() => ({ queues: {}, depth: NaN, backlog: NaN, retained: NaN }));
     const c = await storeCounts().catch(() => ({ scored: NaN, conversions: NaN }));
     latencies.sort((a, b) => a - b);
     const pick = (p: number) =>
@@ -141,6 +141,7 @@ const sampler = (async () => {
       ...c,
       ...q,
       rssMb,
+      load1: os.loadavg()[0]!,
     };
     samples.push(s);
     const mem = Object.entries(rssMb)
@@ -151,7 +152,7 @@ const sampler = (async () => {
         .map(([k, v]) => `${k}:${v}`)
         .join(',') || '0';
     say(
-      `${s.requests.toFixed(1)} req/s (non-2xx ${errs}) p50 ${s.p50.toFixed(0)} p99 ${s.p99.toFixed(0)} ms; ${emails.toFixed(1)} emails/s; scored ${s.scored}, conversions ${s.conversions}; queues ${s.depth} (backlog ${s.backlog}); MB ${mem}`,
+      `${s.requests.toFixed(1)} req/s (non-2xx ${errs}) p50 ${s.p50.toFixed(0)} p99 ${s.p99.toFixed(0)} ms; ${emails.toFixed(1)} emails/s; scored ${s.scored}, conversions ${s.conversions}; queues ${s.depth} (backlog ${s.backlog}, kept ${s.retained}); load ${s.load1.toFixed(1)}; MB ${mem}`,
     );
   }
 })();

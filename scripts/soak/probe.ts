@@ -71,23 +71,36 @@ export function processRss(serversDir: string, procs: Record<string, Managed>): 
   return out;
 }
 
-/** each queue's jobs waiting + active + delayed + prioritized, and the backlog (all but delayed) */
+/**
+ * each queue's jobs waiting + active + delayed + prioritized, the backlog (all but delayed) and
+ * the completed and failed jobs kept
+ */
 export async function queueDepths(): Promise<{
   queues: Record<string, number>;
   depth: number;
   backlog: number;
+  retained: number;
 }> {
   const queues: Record<string, number> = {};
   let depth = 0;
   let backlog = 0;
+  let retained = 0;
   for (const name of Object.values(QueueName)) {
-    const c = await getQueue(name).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    const c = await getQueue(name).getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'completed',
+      'failed',
+    );
+    retained += (c.completed ?? 0) + (c.failed ?? 0);
     const n = (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0);
     queues[name] = n;
     depth += n;
     backlog += n - (c.delayed ?? 0);
   }
-  return { queues, depth, backlog };
+  return { queues, depth, backlog, retained };
 }
 
 /** ledger entries (events scored) and handoffs (conversions) stored so far */

@@ -21,8 +21,12 @@ export type Sample = {
   /** all queues: waiting + active + delayed + prioritized, and waiting + active + prioritized only */
   depth: number;
   backlog: number;
+  /** completed and failed jobs BullMQ keeps in Redis (trimmed by age and count: see src/queues) */
+  retained: number;
   /** resident set size in MB, by process (PostgreSQL: all its processes) */
   rssMb: Record<string, number>;
+  /** the machine's 1-minute load average at the sample */
+  load1: number;
 };
 
 export type Finding = {

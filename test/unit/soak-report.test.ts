@@ -26,7 +26,9 @@ function series(n: number, api: (i: number) => number, depth: (i: number) => num
     queues: { email: depth(i) },
     depth: depth(i),
     backlog: Math.min(depth(i), 2),
+    retained: 50 * i,
     rssMb: { api: api(i), redis: 15 },
+    load1: 2,
   }));
 }
 
