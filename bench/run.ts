@@ -161,7 +161,8 @@ if (values.help) {
       '',
       '  --quick        small sizes, one run each; never writes BENCHMARKS.md unless --write',
       '  --full         the sizes the default leaves out for time: decay over 100,000 leads, handoff of',
-      '                 1,000 at once, reports at 100,000 leads (an hour or more)',
+      '                 1,000 at once, reports at 100,000 leads (an hour or more); writes a section of',
+      '                 its own (bench-full markers), so it never erases the default figures',
       '  --only LIST    comma-separated bench names',
       '  --runs N       runs of every bench (default: per bench, below)',
       '  --no-write     print the figures, leave BENCHMARKS.md alone',
@@ -261,11 +262,12 @@ const loadAfter = os
   .loadavg()
   .map((l) => l.toFixed(1))
   .join(' / ');
-const section = renderSection(machine, command, records, loadAfter);
+const kind = values.full ? 'full' : 'default';
+const section = renderSection(machine, command, records, loadAfter, kind);
 process.stdout.write(`\n\n${section}\n`);
 if (write) {
-  writeSection(path.join(root, 'BENCHMARKS.md'), section);
-  progress('BENCHMARKS.md: generated section rewritten');
+  writeSection(path.join(root, 'BENCHMARKS.md'), section, kind);
+  progress(`BENCHMARKS.md: generated section (${kind}) rewritten`);
 } else progress('BENCHMARKS.md left alone (--quick, --only or --no-write; --write to write anyway)');
 process.stdout.write('\n| bench | result | runs | seconds |\n|---|---|---:|---:|\n');
 for (const r of records) {

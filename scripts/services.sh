@@ -34,7 +34,7 @@ cache=${LEADFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/leadflow}
 # v1.24.1, the version DESIGN.md names, is served by the Go module proxy; v1.24.0 is the fallback
 # for a proxy that does not serve it (an older mirror).
 ferret_versions=${LEADFLOW_FERRETDB_VERSIONS:-"v1.24.1 v1.24.0"}
-# Built with scripts/ferretdb.patch ("-lf4" names that build), three changes:
+# Built with scripts/ferretdb.patch ("-lf5" names that build), four changes:
 # - FerretDB v1 on PostgreSQL holds an update's query connection while taking a second one to
 #   write, so as many concurrent updates as its pool has connections hang it for good; the patch
 #   releases the first connection before writing.
@@ -43,7 +43,13 @@ ferret_versions=${LEADFLOW_FERRETDB_VERSIONS:-"v1.24.1 v1.24.0"}
 # - {_id: {$in: [...]}} is pushed down as `_id IN (...)`, served by the unique `_id` index (an OR
 #   of hundreds of conditions is planned as a sequential scan): 500 ids from 20,000 documents in
 #   ~0.16 s instead of ~2 s.
-ferret_build=lf4
+# - An update (and findAndModify) writes the document back only if it is still as it was read
+#   (`... AND _jsonb = <as read>`), and otherwise reads it again, checks the filter again and
+#   re-applies the update: concurrent updates of one document are no longer lost (50 racing $inc
+#   give 50) and a conditional update has one winner, as on MongoDB. Leadflow's guarantees still
+#   rest on `_id`-keyed inserts (they hold on stock FerretDB too); this removes field-level lost
+#   updates such as a PATCH racing a worker's write to the same lead.
+ferret_build=lf5
 pgdir=$data/postgres
 pg_url="postgres://leadflow@127.0.0.1:$pg_port/leadflow"
 # FerretDB's own pool (its default is 50); max_connections below leaves room for other clients

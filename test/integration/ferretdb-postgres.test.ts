@@ -6,7 +6,7 @@ import { ensureFerretdbReadIndexes, indexName } from '../../src/lib/ferretdb-ind
 import { createLogger } from '../../src/lib/logger.js';
 import { useTestEnv } from '../helpers/env.js';
 
-// The embedded default, FerretDB on PostgreSQL: leadflow's read indexes and the two changes of
+// The embedded default, FerretDB on PostgreSQL: leadflow's read indexes and the changes of
 // scripts/ferretdb.patch. Meaningless on a real MongoDB (MONGODB_URI set), so skipped there.
 const postgresUrl = inject('embeddedPostgresUrl');
 const d = postgresUrl ? describe : describe.skip;
@@ -128,5 +128,36 @@ d('FerretDB on PostgreSQL', () => {
     );
     expect(results).toHaveLength(n);
     expect(await col.countDocuments({ v: 1 })).toBe(n);
+  }, 90_000);
+
+  it('when one document is updated by many writers at once, then no update is lost and a conditional update has one winner', async () => {
+    // the patch's compare-and-swap: unpatched, 50 racing $inc left 36 and 30 racing $set kept ~10
+    type Probe = { _id: string; n: number; status: string; by?: number };
+    const col = mongo.db(env.dbName).collection<Probe>('cas_probe');
+    await col.insertOne({ _id: 'x', n: 0, status: 'pending' });
+    await Promise.all(Array.from({ length: 50 }, () => col.updateOne({ _id: 'x' }, { $inc: { n: 1 } })));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        col.updateOne({ _id: 'x' }, { $set: { [`f${i}`]: i } as Partial<Probe> }),
+      ),
+    );
+    const winners = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        col.findOneAndUpdate({ _id: 'x', status: 'pending' }, { $set: { status: 'taken', by: i } }),
+      ),
+    );
+    const modified = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        col.updateOne({ _id: 'x', status: 'taken' }, { $set: { status: 'done' } }),
+      ),
+    );
+    const doc = (await col.findOne({ _id: 'x' }))!;
+    expect(doc.n).toBe(50);
+    expect(Object.keys(doc).filter((k) => /^f\d+$/.test(k))).toHaveLength(30);
+    expect(winners.filter((w) => w !== null)).toHaveLength(1);
+    expect(modified.reduce((s, r) => s + r.modifiedCount, 0)).toBe(1);
+    expect(doc.status).toBe('done');
+    // the document holds the one winner's write
+    expect(doc.by).toBe(winners.findIndex((w) => w !== null));
   }, 90_000);
 });

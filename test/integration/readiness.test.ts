@@ -55,7 +55,8 @@ function pgRelay(target: URL, port: number) {
   const cut = () =>
     new Promise<void>((resolve) => {
       for (const s of sockets) s.resetAndDestroy();
-      server ? server.close(() => resolve()) : resolve();
+      if (server) server.close(() => resolve());
+      else resolve();
     });
   return { open, cut };
 }

@@ -8,7 +8,7 @@ import {
   parseBlocks,
   parseTables,
 } from '../../bench/median.js';
-import { asMarkdown, END, START, withSection } from '../../bench/record.js';
+import { asMarkdown, END, markers, START, withSection } from '../../bench/record.js';
 
 const run = (rate: string, p50: string, ratio: string, answers: string, note: string) => `
 intake: 5s per target, node v20.20.2
@@ -103,6 +103,19 @@ describe('bench record: the generated section of BENCHMARKS.md', () => {
   it('inserts the section before the first heading when there are no markers yet', () => {
     const out = withSection('# B\n\nintro\n\n## Old\nx\n', `${START}\nnew\n${END}`);
     expect(out).toBe(`# B\n\nintro\n\n${START}\nnew\n${END}\n\n## Old\nx\n`);
+  });
+
+  it('keeps the --full figures in a section of their own, after the default one, untouched by either', () => {
+    const full = markers('full');
+    const doc = `# B\n\n${START}\ndefault\n${END}\n\n## History\n`;
+    const withFull = withSection(doc, `${full.start}\nbig\n${full.end}`, 'full');
+    expect(withFull).toBe(
+      `# B\n\n${START}\ndefault\n${END}\n\n${full.start}\nbig\n${full.end}\n\n## History\n`,
+    );
+    const again = withSection(withFull, `${START}\ndefault 2\n${END}`);
+    expect(again).toContain(`${full.start}\nbig\n${full.end}`);
+    expect(again).toContain('default 2');
+    expect(withSection(again, `${full.start}\nbigger\n${full.end}`, 'full')).not.toContain('\nbig\n');
   });
 
   it('renders tables as they are and the lines between them as text blocks', () => {

@@ -138,8 +138,11 @@ export async function commitWorks(works: LeadWork[], rs: Ruleset, now: Date): Pr
       });
     }
   }
-  await writeInChunks(updates, (chunk) => Lead.bulkWrite(chunk, { ordered: false }));
-  await recordEvents(events);
+  // the scores and their timeline entries are independent writes: side by side
+  await Promise.all([
+    writeInChunks(updates, (chunk) => Lead.bulkWrite(chunk, { ordered: false })),
+    recordEvents(events),
+  ]);
   const recheck = works.filter((w) => w.recheck && !w.quiet).map((w) => String(w.lead._id));
   await enqueueBulk(
     'qualification',
