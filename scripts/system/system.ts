@@ -55,7 +55,7 @@ export async function startSystem() {
     if (stopped) return;
     stopped = true;
     process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
-    for (const p of Object.values(procs)) await p.stop();
+    await Promise.all(Object.values(procs).map((p) => p.stop()));
     if (connected) await shutdown(createLogger('silent', 'system'), 10_000);
     await servers.down().catch(() => undefined);
     rmSync(servers.dir, { recursive: true, force: true });
