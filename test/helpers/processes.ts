@@ -26,9 +26,14 @@ export type Spawned = {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-/** Starts a process and collects its stdout and stderr. */
+/**
+ * Starts a process and collects its stdout and stderr. A TypeScript file started with `tsxBin`
+ * runs as `node --import tsx <file>`: tsx's own CLI runs the script in a second node process and
+ * cannot pass a SIGKILL on, so a test killing it would leave the real worker running.
+ */
 export function startProcess(cmd: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(cmd, args, {
+  const [bin, argv] = cmd === tsxBin ? [process.execPath, ['--import', 'tsx', ...args]] : [cmd, args];
+  const child = spawn(bin, argv, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
