@@ -208,6 +208,9 @@ async function unseeded(db: string): Promise<void> {
   await mongoose.connect(serverConfig.mongodbUri, { dbName: db, maxPoolSize: 4 });
   await Lead.collection.deleteMany({ source: { $ne: 'Seed' } });
   await EmailClaim.collection.deleteMany({ _id: { $not: /@seed\.example$/ } as never });
+  // the submissions' events and pending-capture markers (no worker runs here to clear them)
+  for (const name of ['leadevents', 'pendingcaptures'])
+    await mongoose.connection.collection(name).deleteMany({});
   await mongoose.disconnect();
 }
 

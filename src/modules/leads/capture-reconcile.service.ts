@@ -23,7 +23,18 @@ export function captureJobId(leadId: string, at: Date): string {
  */
 export async function markCapturesPending(payloads: Payload<'lead-captured'>[], at: Date): Promise<void> {
   const docs = [...new Map(payloads.map((p) => [p.leadId, { _id: p.leadId, payload: p, at }])).values()];
-  await insertManyRefusingDuplicates(PendingCapture.collection, docs);
+  // a lead captured again before its last capture was processed already has its marker: read
+  // first, so the insert meets no duplicate (FerretDB v1 retries such a batch one document at a
+  // time); a marker written in between is still refused by its `_id`
+  const marked = new Set(
+    (await PendingCapture.find({ _id: { $in: docs.map((d) => d._id) } }, { _id: 1 }).lean()).map((m) =>
+      String(m._id),
+    ),
+  );
+  await insertManyRefusingDuplicates(
+    PendingCapture.collection,
+    docs.filter((d) => !marked.has(d._id)),
+  );
 }
 
 /** The lead-captured job for this lead was processed. */

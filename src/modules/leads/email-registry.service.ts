@@ -13,15 +13,22 @@ export type Claim = { leadId: Types.ObjectId; at: Date; ours: boolean };
 export const claimGraceMs = 60_000;
 
 /**
- * Claims each key for a fresh lead id in one unordered insert; for a key claimed before, answers
- * the existing claim (one `_id` read). A key missing from the answer was released between the
- * two (an erasure): the caller tries again.
+ * Claims each key for a fresh lead id; for a key claimed before, answers the existing claim. One
+ * `_id` read finds the keys claimed already, one unordered insert claims the rest, and a key
+ * claimed by someone else in between is refused by `_id` uniqueness and read again. A key missing
+ * from the answer was released meanwhile (an erasure): the caller tries again.
+ *
+ * Reading first costs new addresses one indexed read and spares repeat ones a refused insert:
+ * FerretDB v1 answers a batch insert that meets a duplicate by inserting the batch again one
+ * document at a time, a transaction each (2.3× slower repeat submissions, measured).
  */
 export async function claimEmails(keys: string[], now: Date): Promise<Map<string, Claim>> {
   await ensureEmailRegistry();
-  const docs = keys.map((k) => ({ _id: k, leadId: new Types.ObjectId(), at: now }));
+  const out = await readClaims(keys);
+  const docs = keys
+    .filter((k) => !out.has(k))
+    .map((k) => ({ _id: k, leadId: new Types.ObjectId(), at: now }));
   const refused = await insertManyRefusingDuplicates(EmailClaim.collection, docs);
-  const out = new Map<string, Claim>();
   docs.forEach((d, i) => {
     if (!refused.has(i)) out.set(d._id, { leadId: d.leadId, at: now, ours: true });
   });
