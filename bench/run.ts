@@ -87,8 +87,8 @@ const benches: Bench[] = [
     args: ['--events', '100', '--leads', '10', '--batch', '50', '--decay-leads', '20000'],
     runs: 1,
     note:
-      'One run: the pass costs ≈ 13 ms per lead on this machine under load, minutes at 20,000 leads; ' +
-      '100,000 leads (`--full`) is ≈ 20 minutes on its own',
+      'One run: the pass costs ≈ 1.5–2 ms per lead on this machine when quiet (≈ 13 ms under load); ' +
+      '100,000 leads (`--full`) takes ≈ 4 minutes with its seeding',
     quick: ['--events', '50', '--leads', '5', '--batch', '50', '--decay-leads', '2000'],
   },
   {
@@ -98,8 +98,8 @@ const benches: Bench[] = [
     args: ['--leads', '200', '--latency', '20', '--load', '200'],
     runs: 1,
     note:
-      'One run: conversions run at ≈ 2–4/s on this machine under load, so 200 leads twice take minutes; ' +
-      '1,000 leads (`--full`) ≈ 15 minutes on its own',
+      'One run: conversions run at ≈ 8/s on this machine when quiet (≈ 2–4/s under load), so 200 leads ' +
+      'twice take minutes; 1,000 leads (`--full`) several minutes more',
     quick: ['--leads', '50', '--latency', '5', '--load', '20'],
   },
   {
