@@ -160,7 +160,13 @@ export function renderSection(
     `| took | ${(total / 60).toFixed(1)} min in all |`,
     '',
   ];
-  const body = records.flatMap((r) => [
+  const body = records.flatMap(renderRecord);
+  return [...head, ...body, end].join('\n');
+}
+
+/** One bench's block of the generated section: its heading, command line and median output. */
+function renderRecord(r: BenchRecord): string[] {
+  return [
     `### ${r.name}: ${r.what}`,
     '',
     `\`${r.command}\` — ${r.runs === 1 ? 'one run' : `median of ${r.runs} runs`}, ` +
@@ -169,8 +175,39 @@ export function renderSection(
     '',
     ...asMarkdown(r.output),
     '',
-  ]);
-  return [...head, ...body, end].join('\n');
+  ];
+}
+
+/**
+ * `--only … --write`: the generated section with just these benches' blocks replaced (a bench not
+ * there yet is added at the end) and a header row saying which were re-run, when and how; the
+ * other benches' figures stay as their own run wrote them. Undefined when there is no section yet.
+ */
+export function withRecordsReplaced(
+  doc: string,
+  records: BenchRecord[],
+  note: { date: string; command: string; load: string },
+  kind: SectionKind = 'default',
+): string | undefined {
+  const { start, end } = markers(kind);
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a < 0 || b < a) return undefined;
+  let section = doc.slice(a, b);
+  for (const r of records) {
+    const block = renderRecord(r).join('\n') + '\n';
+    const at = section.indexOf(`\n### ${r.name}: `);
+    if (at < 0) {
+      section = `${section.trimEnd()}\n\n${block}`;
+      continue;
+    }
+    const next = section.indexOf('\n### ', at + 1);
+    section = section.slice(0, at + 1) + block + (next < 0 ? '' : section.slice(next + 1));
+  }
+  const names = records.map((r) => r.name).join(', ');
+  const row = `| re-run | ${names}: ${note.date}, \`${note.command}\`, load average ${note.load} at the start |`;
+  section = section.replace(/(\n\| took \|[^\n]*\n)/, `$1${row}\n`);
+  return doc.slice(0, a) + section + doc.slice(b);
 }
 
 /**

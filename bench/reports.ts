@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/reports.ts [--sizes 10000,100000] [--runs 3] [--keep]
  *
- * Seeds a database of its own (`bench_reports`) with believable stage dates over a year, in bulk
+ * Seeds a database of its own per size (`bench_reports_<n>`) with believable stage dates over a year, in bulk
  * inserts with progress; a size already seeded is reused. `--keep` leaves the data for next time.
  */
 import { execFileSync } from 'node:child_process';
@@ -94,11 +94,15 @@ const rawCounts = () =>
     lifecycleStages.map((s) => Lead.countDocuments({ [`stageDates.${s}`]: { $gte: new Date(0) } })),
   );
 
-await mongoose.connect(mongoUri, { dbName: 'bench_reports' });
-await Lead.createIndexes();
 const rows: string[] = [];
 for (const n of sizes) {
+  // a database per size: a kept larger seed must not stand in for a smaller size
+  await mongoose.connect(mongoUri, { dbName: `bench_reports_${n}` });
+  await Lead.createIndexes();
   await seedTo(n);
+  const stored = await Lead.estimatedDocumentCount();
+  if (stored !== n)
+    throw new Error(`bench_reports_${n} holds ${stored} leads, not ${n}: drop it and run again`);
   const measured: Record<string, number[]> = {
     raw: [],
     funnel: [],
@@ -123,9 +127,9 @@ for (const n of sizes) {
     const m = median(v);
     rows.push(`| ${n.toLocaleString('en')} | ${k} | ${m.toFixed(0)} ms | ${(m / raw).toFixed(2)}× |`);
   }
+  if (!keep) await mongoose.connection.db!.dropDatabase();
+  await mongoose.disconnect();
 }
 process.stdout.write(
   `\n| leads | what | median of ${runs} | vs raw countDocuments per stage |\n|---|---|---|---|\n${rows.join('\n')}\n`,
 );
-if (!keep) await mongoose.connection.db!.dropDatabase();
-await mongoose.disconnect();

@@ -14,12 +14,19 @@
  * their seeded databases for the next run and the next `npm run bench`.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { progress } from './helpers.js';
 import { medianOutput } from './median.js';
-import { describeMachine, renderSection, writeSection, type BenchRecord } from './record.js';
+import {
+  describeMachine,
+  renderSection,
+  withRecordsReplaced,
+  writeSection,
+  type BenchRecord,
+} from './record.js';
 
 type Bench = {
   name: string;
@@ -166,7 +173,8 @@ if (values.help) {
       '  --only LIST    comma-separated bench names',
       '  --runs N       runs of every bench (default: per bench, below)',
       '  --no-write     print the figures, leave BENCHMARKS.md alone',
-      '  --write        write BENCHMARKS.md even with --quick or --only',
+      '  --write        write BENCHMARKS.md even with --quick or --only (with --only, only those',
+      '                 benches are replaced in the section; the others keep their figures)',
       '  --help, -h     this text',
       '',
       'benches (default runs, default options):',
@@ -265,8 +273,22 @@ const loadAfter = os
 const kind = values.full ? 'full' : 'default';
 const section = renderSection(machine, command, records, loadAfter, kind);
 process.stdout.write(`\n\n${section}\n`);
-if (write) {
-  writeSection(path.join(root, 'BENCHMARKS.md'), section, kind);
+const benchmarks = path.join(root, 'BENCHMARKS.md');
+// --only … --write replaces just those benches' blocks in the section the last run wrote
+const merged =
+  write && only
+    ? withRecordsReplaced(
+        readFileSync(benchmarks, 'utf8'),
+        records,
+        { date: machine.date, command, load: machine.load },
+        kind,
+      )
+    : undefined;
+if (merged) {
+  writeFileSync(benchmarks, merged);
+  progress(`BENCHMARKS.md: ${only!.join(', ')} replaced in the generated section (${kind})`);
+} else if (write) {
+  writeSection(benchmarks, section, kind);
   progress(`BENCHMARKS.md: generated section (${kind}) rewritten`);
 } else progress('BENCHMARKS.md left alone (--quick, --only or --no-write; --write to write anyway)');
 process.stdout.write('\n| bench | result | runs | seconds |\n|---|---|---:|---:|\n');

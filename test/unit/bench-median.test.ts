@@ -8,7 +8,7 @@ import {
   parseBlocks,
   parseTables,
 } from '../../bench/median.js';
-import { asMarkdown, END, markers, START, withSection } from '../../bench/record.js';
+import { asMarkdown, END, markers, START, withRecordsReplaced, withSection } from '../../bench/record.js';
 
 const run = (rate: string, p50: string, ratio: string, answers: string, note: string) => `
 intake: 5s per target, node v20.20.2
@@ -116,6 +116,31 @@ describe('bench record: the generated section of BENCHMARKS.md', () => {
     expect(again).toContain(`${full.start}\nbig\n${full.end}`);
     expect(again).toContain('default 2');
     expect(withSection(again, `${full.start}\nbigger\n${full.end}`, 'full')).not.toContain('\nbig\n');
+  });
+
+  it('with --only, replaces just those benches and notes the re-run, keeping the other figures', () => {
+    const doc = `# B\n\n${START}\n## Figures\n\n| | |\n|---|---|\n| took | 9 min |\n\n### intake: x\n\nold intake\n\n### reports: y\n\nold reports\n${END}\n\n## History\n`;
+    const rec = {
+      name: 'reports',
+      what: 'y',
+      command: 'cmd',
+      runs: 1,
+      seconds: [5],
+      ok: true,
+      output: 'new reports\n',
+    };
+    const out = withRecordsReplaced(doc, [rec], {
+      date: 'D',
+      command: 'npm run bench -- --only reports --write',
+      load: '1',
+    })!;
+    expect(out).toContain('old intake');
+    expect(out).not.toContain('old reports');
+    expect(out).toContain('new reports');
+    expect(out).toContain('| re-run | reports: D, `npm run bench -- --only reports --write`');
+    expect(out.indexOf('new reports')).toBeLessThan(out.indexOf(END));
+    expect(out).toContain('## History');
+    expect(withRecordsReplaced('# B\n', [rec], { date: 'D', command: 'c', load: '1' })).toBeUndefined();
   });
 
   it('renders tables as they are and the lines between them as text blocks', () => {
