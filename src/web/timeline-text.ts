@@ -14,7 +14,25 @@ function scoreText(p: Props): string {
   const delta = typeof p.delta === 'number' ? ` (${p.delta > 0 ? '+' : ''}${p.delta})` : '';
   const grade = str(p.grade) ? ` · grade ${str(p.grade)}` : '';
   const why = reasons.length ? ` · ${reasons.slice(0, 3).join(', ')}` : '';
+  // a change of the fit grade alone (the score stayed): say so, not "Score 0 → 0 (0)"
+  if (p.from === p.to && grade) return `Grade ${str(p.grade)}, score unchanged at ${str(p.to) ?? 0}${why}`;
   return `Score ${str(p.from) ?? 0} → ${str(p.to) ?? 0}${delta}${grade}${why}`;
+}
+
+/** Titles for kinds whose raw name reads badly once underscores become spaces. */
+const titles: Record<string, string> = {
+  api_submit: 'API submission',
+  form_submit: 'Form submission',
+  bant_change: 'BANT answers',
+  email_open: 'Email opened',
+  email_click: 'Email clicked',
+  page_view: 'Page view',
+};
+
+/** The heading of a timeline entry: "API submission", "Stage change". */
+export function eventTitle(kind: string): string {
+  const plain = kind.replaceAll('_', ' ');
+  return titles[kind] ?? plain.charAt(0).toUpperCase() + plain.slice(1);
 }
 
 function pageText(p: Props): string {

@@ -186,7 +186,7 @@ ${pasted}
     await attribution.getByText('linkedin').first().waitFor();
     await attribution.getByText('q3-launch').first().waitFor();
     await attribution.getByText(`${siteUrl}/landing`).first().waitFor();
-    await m.locator('#timeline').getByText('form submit').first().waitFor();
+    await m.locator('#timeline').getByText('Form submission').first().waitFor();
     await screenshot(m, 'lead-from-campaign');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeEvent, eventTone } from '../../src/web/timeline-text.js';
+import { describeEvent, eventTitle, eventTone } from '../../src/web/timeline-text.js';
 
 describe('the timeline in words', () => {
   it('when known kinds are described, then each reads as one sentence of its properties', () => {
@@ -28,6 +28,19 @@ describe('the timeline in words', () => {
     expect(describeEvent('demo_requested', null)).toBe('');
     expect(describeEvent('score_change', { reasons: 'not a list' })).toBe('Score 0 → 0');
     expect(describeEvent('merged', { emails: ['a@x.example', 3] })).toBe('Merged a@x.example');
+  });
+
+  it('when only the fit grade changed, then the entry says so instead of a score change of nothing', () => {
+    expect(describeEvent('score_change', { from: 0, to: 0, delta: 0, grade: 'A', reasons: [] })).toBe(
+      'Grade A, score unchanged at 0',
+    );
+  });
+
+  it('when an entry is titled, then abbreviations and submissions read as words, other kinds capitalised', () => {
+    expect(eventTitle('api_submit')).toBe('API submission');
+    expect(eventTitle('bant_change')).toBe('BANT answers');
+    expect(eventTitle('stage_change')).toBe('Stage change');
+    expect(eventTitle('handoff_accepted')).toBe('Handoff accepted');
   });
 
   it('when entries are grouped by tone, then sales, email, scoring and record kinds are told apart', () => {

@@ -16,7 +16,7 @@ import {
 import { getLeadScore } from '../../modules/scoring/index.js';
 import { Enrollment, enrollLead, listSequences } from '../../modules/sequences/index.js';
 import { leadsCsv } from '../lead-csv.js';
-import { describeEvent, eventTone } from '../timeline-text.js';
+import { describeEvent, eventTitle, eventTone } from '../timeline-text.js';
 import { renderView } from '../views.js';
 import { page, type WebDeps } from '../page.js';
 
@@ -139,6 +139,7 @@ async function leadPage(deps: WebDeps, req: Request, res: Response): Promise<voi
       ...e,
       text: describeEvent(e.kind, e.properties),
       tone: eventTone(e.kind),
+      title: eventTitle(e.kind),
     })),
     duplicates: dups,
     mergeable: dups.some((d) => d.kind === 'lead'),
