@@ -27,6 +27,26 @@ export function createClientRedis(url: string): Redis {
   });
 }
 
+/**
+ * Resolves once `redis` is connected and ready, or after `timeoutMs` (false) so a process started
+ * while Redis is away still comes up and reports itself not ready. Without this wait the first
+ * requests after start raced the connection and were answered 503.
+ */
+export function waitForRedisReady(redis: Redis, timeoutMs = 5000): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    timer.unref();
+    redis.on('ready', onReady);
+  });
+}
+
 export async function pingRedis(redis: Redis, timeoutMs = 1500): Promise<boolean> {
   if (redis.status !== 'ready') return false;
   return withTimeout(redis.ping(), timeoutMs)

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createMailer, type Mailer } from './mailer.js';
 import { ensureFerretdbReadIndexes } from './ferretdb-indexes.js';
 import { connectMongo, createCollections, disconnectMongo } from './mongo.js';
+import { waitForRedisReady } from './redis.js';
 import { resolveTrackingSecret } from './settings.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
@@ -59,6 +60,8 @@ export async function connectRuntime(
   }
   const redis = initQueues(config.redisUrl, config.queuePrefix);
   onShutdown('queues', () => closeQueues());
+  if (!(await waitForRedisReady(redis)))
+    logger.warn('redis is not ready yet; requests that enqueue answer 503 until it is');
   const mailer = createMailer(config);
   onShutdown('mailer', () => mailer.close());
   const trackingSecret = await resolveTrackingSecret(config.trackingSecret);
