@@ -55,7 +55,14 @@ function emailText(verb: string, p: Props): string {
   return `${verb}${where ? ` · ${where}` : ''}${url}`;
 }
 
-const describers: Record<string, (p: Props) => string> = {
+/** Rep names by id, for the entries that name an owner or who decided (else the id shows). */
+type Names = Record<string, string>;
+const who = (v: unknown, names: Names): string | null => {
+  const id = str(v);
+  return id && Object.hasOwn(names, id) ? (names[id] ?? id) : id;
+};
+
+const describers: Record<string, (p: Props, names: Names) => string> = {
   score_change: scoreText,
   page_view: pageText,
   bant_change: bantText,
@@ -67,13 +74,13 @@ const describers: Record<string, (p: Props) => string> = {
   qualified: (p) => `Qualified under agreement v${str(p.agreementVersion) ?? '?'}`,
   converted: () => 'Converted: account, contact and opportunity created',
   handoff_created: () => 'Handed off to sales',
-  handoff_assigned: (p) =>
-    `Assigned to ${str(p.ownerId) ?? 'nobody'}${str(p.detail) ? ` (${str(p.detail)})` : ''}`,
-  handoff_reassigned: (p) =>
-    `Reassigned to ${str(p.ownerId) ?? 'nobody'} from ${str(p.previousOwnerId) ?? '—'}`,
+  handoff_assigned: (p, n) =>
+    `Assigned to ${who(p.ownerId, n) ?? 'nobody'}${str(p.detail) ? ` (${str(p.detail)})` : ''}`,
+  handoff_reassigned: (p, n) =>
+    `Reassigned to ${who(p.ownerId, n) ?? 'nobody'} from ${who(p.previousOwnerId, n) ?? '—'}`,
   handoff_notified: (p) => `Owner notified (${str(p.outcome) ?? 'sent'})`,
-  handoff_accepted: (p) => `Accepted by ${str(p.by) ?? 'sales'}`,
-  handoff_rejected: (p) => `Rejected by ${str(p.by) ?? 'sales'}: ${str(p.reason) ?? ''}`,
+  handoff_accepted: (p, n) => `Accepted by ${who(p.by, n) ?? 'sales'}`,
+  handoff_rejected: (p, n) => `Rejected by ${who(p.by, n) ?? 'sales'}: ${str(p.reason) ?? ''}`,
   opportunity_stage_change: (p) => `Opportunity ${stage(p.from)} → ${stage(p.to)}`,
   enrolled: (p) => `Enrolled in ${str(p.sequenceKey) ?? 'a sequence'}`,
   enrollment_exit: (p) =>
@@ -87,10 +94,10 @@ const describers: Record<string, (p: Props) => string> = {
     `Merged ${Array.isArray(p.emails) ? p.emails.filter((e) => typeof e === 'string').join(', ') : 'duplicates'}`,
 };
 
-export function describeEvent(kind: string, properties: unknown): string {
+export function describeEvent(kind: string, properties: unknown, names: Names = {}): string {
   const p = (properties && typeof properties === 'object' ? properties : {}) as Props;
   const known = describers[kind];
-  if (known) return known(p);
+  if (known) return known(p, names);
   return Object.entries(p)
     .filter(([, v]) => str(v))
     .slice(0, 6)

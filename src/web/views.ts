@@ -32,6 +32,12 @@ function registerHelpers(hb: typeof Handlebars): void {
   hb.registerHelper('days', (n: unknown) => (typeof n === 'number' ? `${n} d` : '—'));
   hb.registerHelper('json', (v: unknown) => JSON.stringify(v, null, 2));
   hb.registerHelper('signed', (n: unknown) => (typeof n === 'number' && n > 0 ? `+${n}` : String(n)));
+  // a rep's name for an owner id, from the page's `reps` (id → name); the id when the rep is gone
+  hb.registerHelper('owner', (id: unknown, options: Handlebars.HelperOptions) => {
+    if (typeof id !== 'string' || !id) return '';
+    const reps = (options?.data?.root as { reps?: Record<string, string> } | undefined)?.reps;
+    return Object.hasOwn(reps ?? {}, id) ? reps![id] : id;
+  });
   hb.registerHelper('humanize', (s: unknown) => (typeof s === 'string' ? s.replaceAll('_', ' ') : ''));
 }
 

@@ -118,6 +118,38 @@ describe('web app: sign-in, sessions, CSRF, roles, escaping', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('when marketing assigns leads from the owner menu, then the list shows and filters by the rep by name', async () => {
+    expect(
+      (await api('put', '/api/reps/rep-owner', { name: 'Olga Owner', email: 'olga@sales.example' })).status,
+    ).toBe(200);
+    expect(
+      (await api('put', '/api/reps/rep-gone', { name: 'Gone Rep', email: 'g@sales.example', active: false }))
+        .status,
+    ).toBe(200);
+    const lead = await api('post', '/api/leads', { email: 'owned@assign.example', firstName: 'Owen' });
+    expect(lead.status).toBe(201);
+    const b = browser(env.app);
+    await b.signIn(await env.keyFor('marketing'));
+    const list = await b.get('/app/leads');
+    // the menu offers active reps by name, not a box for an id; an inactive rep is not offered
+    expect(list.text).toContain('<option value="rep-owner">Olga Owner</option>');
+    expect(list.text).not.toContain('<option value="rep-gone">');
+    const res = await b.post('/app/leads/bulk', {
+      action: 'assign',
+      ids: lead.body.id,
+      assignTo: 'rep-owner',
+    });
+    expect(res.status).toBe(303);
+    const mine = await b.get('/app/leads?ownerId=rep-owner');
+    expect(mine.text).toContain('owned@assign.example');
+    expect(mine.text).toContain('<span title="rep-owner">Olga Owner</span>');
+    expect(mine.text).toContain('<option value="rep-owner" selected>Olga Owner</option>');
+    // a filter on an inactive rep still shows whom it is on
+    const gone = await b.get('/app/leads?ownerId=rep-gone');
+    expect(gone.text).toContain('<option value="rep-gone" selected>Gone Rep</option>');
+    expect(gone.text).not.toContain('owned@assign.example');
+  });
+
   it('when a sales key signs in, then operations pages are refused and bulk changes are forbidden', async () => {
     const key = await env.keyFor('sales');
     const b = browser(env.app);

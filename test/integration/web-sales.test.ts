@@ -17,7 +17,7 @@ describe('web app: the sales inbox and the opportunity board', { timeout: 60_000
       .http()
       .put('/api/reps/rep-ana')
       .set('Authorization', `Bearer ${ADMIN_KEY}`)
-      .send({ name: 'Ana Rep', email: 'ana@sales.example' });
+      .send({ name: 'Ana & Rep', email: 'ana@sales.example' });
     expect(put.status).toBe(200);
     salesKey = (await createApiKey('Ana', 'sales', 'rep-ana')).key;
     startHandoffWorker(env.rt);
@@ -37,6 +37,11 @@ describe('web app: the sales inbox and the opportunity board', { timeout: 60_000
     expect(inbox.text).toContain('Quill &amp; Co &lt;b&gt;');
     expect(inbox.text).toContain('Visited /pricing');
     expect(inbox.text).toMatch(/SLA [0-9.]+ (h|min) left/);
+    // the owner reads as the rep's name (escaped), not the rep id
+    expect(inbox.text).toContain('owner Ana &amp; Rep');
+    expect(inbox.text).not.toContain('owner rep-ana');
+    const leadPage = await b.get(`/app/leads/${lead._id}`);
+    expect(leadPage.text).toContain('<span title="rep-ana">Ana &amp; Rep</span>');
     const accepted = await b.post(`/app/handoffs/${encodeURIComponent(id)}/accept`, {});
     expect(accepted.status).toBe(303);
     expect((await Handoff.findById(id).lean())?.status).toBe('accepted');
@@ -55,6 +60,7 @@ describe('web app: the sales inbox and the opportunity board', { timeout: 60_000
     const board = await b.get('/app/opportunities');
     expect(board.status).toBe(200);
     expect(board.text).toContain('Board Corp');
+    expect(board.text).toContain('· Ana &amp; Rep</div>');
     const moved = await b.post(`/app/opportunities/${String(h)}/stage`, { stage: 'proposal' });
     expect(moved.status).toBe(303);
     expect((await Opportunity.findById(h).lean())?.stage).toBe('proposal');

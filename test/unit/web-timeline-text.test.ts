@@ -16,6 +16,16 @@ describe('the timeline in words', () => {
     expect(describeEvent('handoff_rejected', { by: 'rep-ana', reason: 'no budget' })).toBe(
       'Rejected by rep-ana: no budget',
     );
+    // with the page's rep names, people are named; an id with no rep (or a key) stays as it is
+    const names = { 'rep-ana': 'Ana Rivera', 'rep-ben': 'Ben Okafor' };
+    expect(describeEvent('handoff_rejected', { by: 'rep-ana', reason: 'no budget' }, names)).toBe(
+      'Rejected by Ana Rivera: no budget',
+    );
+    expect(
+      describeEvent('handoff_reassigned', { ownerId: 'rep-ben', previousOwnerId: 'rep-old' }, names),
+    ).toBe('Reassigned to Ben Okafor from rep-old');
+    expect(describeEvent('handoff_accepted', { by: 'key:Ops' }, names)).toBe('Accepted by key:Ops');
+    expect(describeEvent('handoff_assigned', { ownerId: 'toString' }, names)).toBe('Assigned to toString');
     expect(
       describeEvent('email_click', { sequenceKey: 'welcome', stepId: 'hello', url: 'https://x.example/' }),
     ).toBe('Clicked a link · welcome / hello · https://x.example/');

@@ -19,7 +19,7 @@ export { acceptHandoff, rejectHandoff } from './decision.service.js';
 export { listHandoffs } from './list.service.js';
 export { checkSla } from './sla.service.js';
 export { handoffProcessor, reconcileHandoffs } from './handoff.jobs.js';
-export { putRep, getRep, listReps } from './rep.service.js';
+export { putRep, getRep, listReps, repDirectory } from './rep.service.js';
 export { listOpportunities, getOpportunity, patchOpportunity } from './opportunity.service.js';
 export { handoffRoutes } from './handoff.routes.js';
 export { Handoff, HandoffClaim, handoffStatuses, type HandoffDoc } from './handoff.model.js';

@@ -65,3 +65,21 @@ export async function listReps(q: { limit: number; cursor?: string } = { limit: 
   const page = reps.slice(0, q.limit);
   return { items: page.map(toRepJson), nextCursor: reps.length > q.limit ? String(page.at(-1)!._id) : null };
 }
+
+/**
+ * Every rep's name by id, and the active reps in name order: what pages show for an owner id and
+ * offer in an owner menu. Reps are a team, not a table of millions: one read of two fields.
+ */
+export async function repDirectory(): Promise<{
+  names: Record<string, string>;
+  active: { id: string; name: string }[];
+}> {
+  const reps = await Rep.find({}, { name: 1, active: 1 }).limit(10_000).lean<RepDoc[]>();
+  const names: Record<string, string> = Object.create(null);
+  for (const r of reps) names[r._id] = r.name;
+  const active = reps
+    .filter((r) => r.active ?? true)
+    .map((r) => ({ id: r._id, name: r.name }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  return { names, active };
+}

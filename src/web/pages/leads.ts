@@ -13,6 +13,7 @@ import {
   mergeLeads,
   patchLead,
 } from '../../modules/leads/index.js';
+import { repDirectory } from '../../modules/handoff/index.js';
 import { getLeadScore } from '../../modules/scoring/index.js';
 import { Enrollment, enrollLead, listSequences } from '../../modules/sequences/index.js';
 import { leadsCsv } from '../lead-csv.js';
@@ -76,6 +77,7 @@ async function leadsPage(deps: WebDeps, req: Request, res: Response): Promise<vo
   const query = parseInput(listPageQuery, filters);
   const list = await listLeads(query);
   const { cursor: _c, limit: _l, ...kept } = filters;
+  const reps = await repDirectory();
   const next = list.nextCursor ? `?${new URLSearchParams({ ...kept, cursor: list.nextCursor })}` : null;
   const ctx = {
     title: 'Leads',
@@ -88,6 +90,10 @@ async function leadsPage(deps: WebDeps, req: Request, res: Response): Promise<vo
     statuses: leadStatuses.map((s) => ({ value: s, selected: s === kept.status })),
     stages: lifecycleStages.map((s) => ({ value: s, selected: s === kept.stage })),
     grades: ['A', 'B', 'C', 'D', 'F'].map((g) => ({ value: g, selected: g === kept.grade })),
+    reps: reps.names,
+    owners: reps.active.map((r) => ({ ...r, selected: r.id === kept.ownerId })),
+    // a filter on a rep no longer active (or an id typed into the URL) still shows as chosen
+    ownerElsewhere: Boolean(kept.ownerId) && !reps.active.some((r) => r.id === kept.ownerId),
     sequences: (await listSequences({ limit: 200 })).items.map((s: { key: string; name: string }) => ({
       key: s.key,
       name: s.name,
@@ -116,17 +122,19 @@ async function bulkTargets(body: z.infer<typeof bulkBody>): Promise<string[]> {
 /** One lead: fields, attribution, score ledger, timeline, enrollments, duplicates, convert. */
 async function leadPage(deps: WebDeps, req: Request, res: Response): Promise<void> {
   const lead = await getLead(String(req.params.id));
-  const [timeline, duplicates, enrollments, score] = await Promise.all([
+  const [timeline, duplicates, enrollments, score, reps] = await Promise.all([
     getTimeline(lead.id, { limit: 50 }),
     findDuplicates(lead.id),
     Enrollment.find({ leadId: lead.id }).sort({ enrolledAt: -1 }).limit(20).lean(),
     getLeadScore(lead.id),
+    repDirectory(),
   ]);
   // the contact this lead was converted into is the same person, not a duplicate to look at
   const dups = duplicates.items.filter((d) => !(d.kind === 'contact' && d.id === lead.conversion?.contactId));
   await renderView(deps.config.templatesDir, res, 'lead', {
     title: lead.email,
     nav: 'leads',
+    reps: reps.names,
     principal: req.auth,
     csrf: deps.csrfToken(req, res),
     lead,
@@ -137,7 +145,7 @@ async function leadPage(deps: WebDeps, req: Request, res: Response): Promise<voi
     attribution: attributionRows(lead.attribution),
     timeline: timeline.items.map((e) => ({
       ...e,
-      text: describeEvent(e.kind, e.properties),
+      text: describeEvent(e.kind, e.properties, reps.names),
       tone: eventTone(e.kind),
       title: eventTitle(e.kind),
     })),

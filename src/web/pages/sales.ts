@@ -12,6 +12,7 @@ import {
   listOpportunities,
   patchOpportunity,
   rejectHandoff,
+  repDirectory,
 } from '../../modules/handoff/index.js';
 import { getLead } from '../../modules/leads/index.js';
 import { listSequences } from '../../modules/sequences/index.js';
@@ -67,6 +68,7 @@ async function inbox(deps: WebDeps, req: Request, res: Response): Promise<void> 
   }));
   await renderView(deps.config.templatesDir, res, 'handoffs', {
     title: 'Handoffs',
+    reps: (await repDirectory()).names,
     nav: 'handoffs',
     principal: req.auth,
     csrf: deps.csrfToken(req, res),
@@ -126,6 +128,7 @@ function opportunityPages(r: Router, deps: WebDeps): void {
       });
       await renderView(deps.config.templatesDir, res, 'opportunities', {
         title: 'Opportunities',
+        reps: (await repDirectory()).names,
         nav: 'opportunities',
         principal: req.auth,
         csrf: deps.csrfToken(req, res),
