@@ -15,6 +15,7 @@ import { salesPages } from './pages/sales.js';
 import { cookieSecret, requireSession, safeNext, signIn, signOut } from './session.js';
 import { page, type WebDeps } from './page.js';
 import { renderView } from './views.js';
+import { scoringFormBody } from './scoring-form-body.js';
 
 const require = createRequire(import.meta.url);
 const htmxFile = require.resolve('htmx.org/dist/htmx.min.js');
@@ -54,7 +55,10 @@ export function mountWebApp(app: Express, deps: AppDeps): void {
   const web: WebDeps = { ...deps, csrfToken: token };
   const router = express.Router();
   router.use(cookieParser(cookieSecret(deps)));
-  router.use(formBody);
+  // the scoring rules form has six inputs per row: its own (still bounded) parser
+  router.use((req, res, next) =>
+    (req.method === 'POST' && req.path === '/scoring/form' ? scoringFormBody : formBody)(req, res, next),
+  );
   router.use(
     '/static',
     express.static(path.join(import.meta.dirname, 'static'), { maxAge: '1h', index: false }),
