@@ -118,7 +118,7 @@ function issueSentence(issue: FormIssue, form: ScoringForm): string {
 
 /**
  * Every problem of a form: those the form found (a line without "=", a repeated condition) and
- * the schema's, by row. A schema detail about an input the form already named is left out.
+ * the schema's, by row.
  */
 export function describeProblems(
   parsed: ParsedForm,
@@ -133,11 +133,8 @@ export function describeProblems(
   }
   for (const d of details) {
     const at = locate(d, parsed, form);
-    const key = `${at.table}:${at.row}:${at.input}`;
-    if (at.input && invalid.has(key) && parsed.issues.some((i) => `${i.table}:${i.row}:${i.input}` === key))
-      continue;
     messages.push(at.sentence);
-    if (at.input) invalid.add(key);
+    if (at.input) invalid.add(`${at.table}:${at.row}:${at.input}`);
   }
   return { messages, invalid };
 }
