@@ -8,7 +8,7 @@ const words = (name: string) => {
   const s = name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
   return s.charAt(0).toUpperCase() + s.slice(1);
 };
-const testWords: Record<string, string> = { equals: 'equals', matches: 'matches (pattern)', in: 'is one of' };
+const testWords: Record<string, string> = { equals: 'equals', matches: 'matches', in: 'is one of' };
 
 const marks = (invalid: Set<string>, table: string, row: number, inputs: string[]) =>
   Object.fromEntries(inputs.map((i) => [i, invalid.has(`${table}:${row}:${i}`)]));
@@ -17,7 +17,7 @@ function fieldOptions(selected: string) {
   const options = [
     { value: '', label: 'Choose a field…' },
     ...leadFields.map((f) => ({ value: f, label: words(f) })),
-    { value: 'attributes', label: 'Custom attribute…' },
+    { value: 'attributes', label: 'Attribute…' },
   ];
   // a value the menu does not have (typed into a forged form) stays visible, to be named as wrong
   if (!options.some((o) => o.value === selected)) options.push({ value: selected, label: selected });
@@ -39,7 +39,13 @@ export function formView(
   const rules = [...form.rules, ...Array.from({ length: extra.rules }, emptyRule)];
   const fit = [...form.fit, ...Array.from({ length: extra.fit }, emptyFit)];
   return {
-    rules: rules.map((r, i) => ({ ...r, n: i + 1, bad: marks(invalid, 'rules', i + 1, ruleInputs) })),
+    rules: rules.map((r, i) => ({
+      ...r,
+      n: i + 1,
+      // the conditions box is as tall as its lines (up to six; it can be resized)
+      whereRows: Math.min(6, r.where.split(/\r\n|\r|\n/).length),
+      bad: marks(invalid, 'rules', i + 1, ruleInputs),
+    })),
     fit: fit.map((f, i) => ({
       ...f,
       n: i + 1,

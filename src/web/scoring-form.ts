@@ -260,7 +260,7 @@ function fitField(row: FitRow, n: number, issues: FormIssue[]): string {
       table: 'fit',
       row: n,
       input: 'attribute',
-      message: `the attribute name "${attribute.slice(0, 64)}" is only used with the field "Custom attribute"`,
+      message: `the attribute name "${attribute.slice(0, 64)}" is only used with the field "Attribute…"`,
     });
   return field;
 }

@@ -193,7 +193,7 @@ describe('scoring form ↔ rule set', () => {
       ),
     );
     expect(p.messages).toEqual([
-      'Fit rule 4 (f4): the attribute name "industry" is only used with the field "Custom attribute"',
+      'Fit rule 4 (f4): the attribute name "industry" is only used with the field "Attribute…"',
       'Fit rule 1 (f1): pattern nested quantifiers (e.g. "(a+)+") are not allowed',
       'Fit rule 3 (f3): list needs at least one value',
       'Fit rule 3 (f3): points must be a number (the box is empty)',
