@@ -15,7 +15,7 @@ import { page, type WebDeps } from '../page.js';
 import { diffLines } from '../diff.js';
 import { formToRuleset, rulesetToForm, type RulesetShape, type ScoringForm } from '../scoring-form.js';
 import { describeProblems } from '../scoring-form-errors.js';
-import { addRows, maxExtraRows, readScoringForm } from '../scoring-form-body.js';
+import { addRows, maxExtraRows, maxFitRows, maxRuleRows, readScoringForm } from '../scoring-form-body.js';
 import { formView, readOnlyView } from '../scoring-form-view.js';
 
 const scoringQuery = z.strictObject({
@@ -161,7 +161,11 @@ export function scoringPages(r: Router, deps: WebDeps): void {
       refuseSales(req);
       const { form, more } = readScoringForm(req.body);
       if (more) {
-        const rows = { rules: more === 'rules' ? addRows : 0, fit: more === 'fit' ? addRows : 0 };
+        // never more rows than the form accepts back
+        const rows = {
+          rules: more === 'rules' ? Math.min(addRows, maxRuleRows - form.rules.length) : 0,
+          fit: more === 'fit' ? Math.min(addRows, maxFitRows - form.fit.length) : 0,
+        };
         await render(req, res, { form, rows });
         return;
       }
