@@ -16,7 +16,7 @@ export const QueueName = {
   email: 'email',
   /** score recorded events */
   scoring: 'scoring',
-  /** evaluate the qualification agreement for one lead (after a score, BANT, grade or agreement change) */
+  /** evaluate the qualification agreement for a lead or a batch (after a score, BANT, grade or agreement change) */
   qualification: 'qualification',
   /** re-evaluate open leads against a new agreement version, one chunk of leads per job */
   qualificationSweep: 'qualification-sweep',
@@ -65,7 +65,11 @@ export const payloadSchemas = {
     }),
     z.strictObject({ rescore: z.strictObject({ version: z.number().int().min(1) }) }),
   ]),
-  [QueueName.qualification]: z.object({ leadId: objectId }),
+  /** one lead, or a batch of leads (a scoring round's changed leads, a sweep chunk) */
+  [QueueName.qualification]: z.union([
+    z.strictObject({ leadId: objectId }),
+    z.strictObject({ leadIds: z.array(objectId).min(1).max(1000) }),
+  ]),
   /** agreement `version`; `after`: the last lead id of the previous chunk */
   [QueueName.qualificationSweep]: z.object({
     version: z.number().int().min(1),

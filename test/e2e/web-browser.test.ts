@@ -260,6 +260,14 @@ ${pasted}
       },
       { timeout: 20_000, interval: 500, what: 'the welcome email in the outbox' },
     );
+    // the open message's preview has laid out at the frame's width before the picture is taken
+    const preview = a.frames().find((f) => f !== a.mainFrame() && f.parentFrame() === a.mainFrame());
+    expect(preview).toBeDefined();
+    await preview!.getByText('Thanks for your interest').waitFor();
+    await waitFor(async () => Number(await preview!.evaluate('document.documentElement.clientWidth')) > 400, {
+      timeout: 10_000,
+      what: 'the preview frame laid out at its width',
+    });
     await screenshot(a, 'outbox');
     // reading the outbox (the browser loaded every preview's images) is not the recipient opening it
     expect(await EmailSend.countDocuments({ openedAt: { $ne: null } })).toBe(0);

@@ -140,6 +140,10 @@ describe('web app: sign-in, sessions, CSRF, roles, escaping', () => {
       assignTo: 'rep-owner',
     });
     expect(res.status).toBe(303);
+    // Assign with no owner chosen changes nothing; "no owner" is a choice of its own
+    const none = await b.post('/app/leads/bulk', { action: 'assign', ids: lead.body.id, assignTo: '' });
+    expect(none.status).toBe(400);
+    expect(none.text).toContain('choose an owner');
     const mine = await b.get('/app/leads?ownerId=rep-owner');
     expect(mine.text).toContain('owned@assign.example');
     expect(mine.text).toContain('<span title="rep-owner">Olga Owner</span>');
@@ -148,6 +152,14 @@ describe('web app: sign-in, sessions, CSRF, roles, escaping', () => {
     const gone = await b.get('/app/leads?ownerId=rep-gone');
     expect(gone.text).toContain('<option value="rep-gone" selected>Gone Rep</option>');
     expect(gone.text).not.toContain('owned@assign.example');
+    expect(
+      (await b.post('/app/leads/bulk', { action: 'assign', ids: lead.body.id, assignTo: 'none' })).status,
+    ).toBe(303);
+    const unowned = await env
+      .http()
+      .get(`/api/leads/${lead.body.id}`)
+      .set('Authorization', `Bearer ${ADMIN_KEY}`);
+    expect(unowned.body.ownerId).toBeNull();
   });
 
   it('when a sales key signs in, then operations pages are refused and bulk changes are forbidden', async () => {

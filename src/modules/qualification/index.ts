@@ -12,7 +12,7 @@ export {
   putAgreement,
   type AgreementJson,
 } from './agreement.service.js';
-export { evaluateLead, type EvaluationOutcome } from './qualification.service.js';
+export { evaluateLead, evaluateLeads, type EvaluationOutcome } from './qualification.service.js';
 export { reconcileQualification, sweepAgreement } from './reevaluate.service.js';
 export { bantGiven, gradeAtLeast, evaluateCriteria } from './qualification.logic.js';
 export { qualificationProcessor, qualificationSweepProcessor } from './qualification.jobs.js';

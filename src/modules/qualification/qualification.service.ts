@@ -39,17 +39,59 @@ const laterThanMql = new Set(['sql', 'opportunity', 'customer']);
  * `_id`-keyed insert) and its `handoff` job. Safe to run any number of times, concurrently.
  */
 export async function evaluateLead(leadId: string, log?: Logger): Promise<EvaluationOutcome> {
-  const lead = await Lead.findById(leadId).lean<LeadDoc>();
-  if (!lead || lead.mergedInto) return { outcome: 'missing' };
-  const cycle = (qualificationOf(lead)?.cycle ?? 0) + 1;
+  return (await evaluateLeads([leadId], log)).get(leadId) ?? { outcome: 'missing' };
+}
+
+/**
+ * evaluateLead for a batch (a scoring round's changed leads, a sweep chunk): the leads, their
+ * next-cycle HandoffRequests and the agreement are read once for the batch, so a lead whose score
+ * moved but that is nowhere near the threshold costs no read of its own. Leads that qualify, become
+ * MQLs or need repair are then written one at a time, exactly as evaluateLead does.
+ */
+export async function evaluateLeads(
+  leadIds: string[],
+  log?: Logger,
+): Promise<Map<string, EvaluationOutcome>> {
+  const ids = [...new Set(leadIds)].filter((id) => Types.ObjectId.isValid(id));
+  const out = new Map<string, EvaluationOutcome>(leadIds.map((id) => [id, { outcome: 'missing' }]));
+  if (ids.length === 0) return out;
+  const leads = (await Lead.find({ _id: { $in: ids } }).lean<LeadDoc[]>()).filter((l) => !l.mergedInto);
+  const cycleOf = (lead: LeadDoc) => (qualificationOf(lead)?.cycle ?? 0) + 1;
+  const [pending, agreement] = await Promise.all([
+    leads.length
+      ? HandoffRequest.find({
+          _id: { $in: leads.map((l) => handoffRequestId(String(l._id), cycleOf(l))) },
+        }).lean<RequestDoc[]>()
+      : [],
+    currentAgreement(),
+  ]);
+  const pendingById = new Map(pending.map((r) => [r._id, r]));
+  for (const lead of leads) {
+    const id = String(lead._id);
+    const cycle = cycleOf(lead);
+    out.set(
+      id,
+      await decide(lead, cycle, pendingById.get(handoffRequestId(id, cycle)) ?? null, agreement, log),
+    );
+  }
+  return out;
+}
+
+/** One lead's evaluation, from what evaluateLeads read for it. */
+async function decide(
+  lead: LeadDoc,
+  cycle: number,
+  pending: RequestDoc | null,
+  agreement: AgreementDoc | null,
+  log?: Logger,
+): Promise<EvaluationOutcome> {
+  const leadId = String(lead._id);
   // a request for the next cycle exists but the lead does not show it: a crash or a lost write
   // (FerretDB's updates are not atomic) left the lead behind its record of truth
-  const pending = await HandoffRequest.findById(handoffRequestId(leadId, cycle)).lean<RequestDoc>();
   if (pending) {
     await applyQualification(lead, pending);
     return { outcome: 'repaired', requestId: pending._id };
   }
-  const agreement = await currentAgreement();
   if (!agreement) return { outcome: 'no_agreement' };
   if (lead.status === 'qualified' || lead.status === 'converted' || laterThanMql.has(lead.lifecycleStage)) {
     return { outcome: 'already_qualified' };

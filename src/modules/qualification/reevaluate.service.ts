@@ -1,7 +1,7 @@
 import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
-import { enqueue, enqueueBulk, getQueue, type Payload } from '../../queues/index.js';
+import { enqueue, getQueue, type Payload } from '../../queues/index.js';
 import { Lead } from '../leads/index.js';
 import { QualificationAgreement, type AgreementDoc } from './agreement.model.js';
 import { sweepJobId } from './agreement.service.js';
@@ -36,14 +36,13 @@ export async function sweepAgreement(
   };
   if (after) filter._id = { $gt: new Types.ObjectId(after) };
   const leads = await Lead.find(filter, { _id: 1 }).sort({ _id: 1 }).limit(sweepChunk).lean();
-  await enqueueBulk(
-    'qualification',
-    leads.map((l) => ({
-      payload: { leadId: String(l._id) },
-      // one evaluation per (version, lead): a retried chunk adds no second job
-      opts: { jobId: `qual-v${version}-${String(l._id)}` },
-    })),
-  );
+  // the chunk is one batch job; a retried chunk (same cursor) adds no second job
+  if (leads.length)
+    await enqueue(
+      'qualification',
+      { leadIds: leads.map((l) => String(l._id)) },
+      { jobId: `qual-v${version}-after-${after ?? 'start'}` },
+    );
   const cursor = leads.length ? String(leads[leads.length - 1]!._id) : (after ?? null);
   const done = leads.length < sweepChunk;
   const agreement = await QualificationAgreement.findById(version, { sweep: 1 }).lean<AgreementDoc>();

@@ -144,9 +144,14 @@ export async function commitWorks(works: LeadWork[], rs: Ruleset, now: Date): Pr
     recordEvents(events),
   ]);
   const recheck = works.filter((w) => w.recheck && !w.quiet).map((w) => String(w.lead._id));
+  // one qualification job per 500 leads, not one per lead: a burst of engagement moves many scores
+  // at once, and per-lead jobs queued behind each other delayed the lead that actually qualified
+  const ask = [...new Set([...changed, ...recheck])];
+  const chunks: string[][] = [];
+  for (let i = 0; i < ask.length; i += 500) chunks.push(ask.slice(i, i + 500));
   await enqueueBulk(
     'qualification',
-    [...new Set([...changed, ...recheck])].map((leadId) => ({ payload: { leadId } })),
+    chunks.map((leadIds) => ({ payload: { leadIds } })),
   );
   return changed;
 }

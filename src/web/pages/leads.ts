@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { forbidden } from '../../lib/errors.js';
+import { badRequest, forbidden } from '../../lib/errors.js';
 import { parseInput } from '../../lib/http.js';
 import {
   findDuplicates,
@@ -181,9 +181,13 @@ export function leadPages(r: Router, deps: WebDeps): void {
         return;
       }
       if (req.auth!.role === 'sales') throw forbidden('the sales role may not change leads in bulk');
+      // the owner menu starts on "choose an owner…" (empty): a click on Assign with nothing chosen
+      // must not unassign every lead; "no owner" is an explicit choice (`none`)
+      const owner = body.assignTo?.trim();
+      if (body.action === 'assign' && !owner) throw badRequest('choose an owner (or "no owner") to assign');
       for (const id of ids) {
         if (body.action === 'assign')
-          await patchLead(id, { ownerId: body.assignTo?.trim() || null }, req.auth!.role);
+          await patchLead(id, { ownerId: owner === 'none' ? null : owner }, req.auth!.role);
         else if (body.sequence) await enrollLead(body.sequence, id).catch(() => undefined);
       }
       res.redirect(303, `/app/leads?done=${encodeURIComponent(`${body.action}:${ids.length}`)}`);
