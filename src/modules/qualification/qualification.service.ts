@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
+import { forEachLimit } from '../../lib/concurrency.js';
 import type { Logger } from '../../lib/logger.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import { enqueue } from '../../queues/index.js';
@@ -22,6 +23,9 @@ export type EvaluationOutcome =
   | { outcome: 'qualified' | 'repaired'; requestId: string; created?: boolean };
 
 type RequestDoc = HandoffRequestDoc & { _id: string };
+
+/** Leads of one batch evaluated at once (the writes of those that qualify run side by side). */
+const evaluationConcurrency = 8;
 
 /** The lead's latest qualification as stored on the lead (`lead.qualification`). */
 type LeadQualification = { cycle: number; agreementVersion: number; qualifiedAt: Date; requestId: string };
@@ -66,14 +70,14 @@ export async function evaluateLeads(
     currentAgreement(),
   ]);
   const pendingById = new Map(pending.map((r) => [r._id, r]));
-  for (const lead of leads) {
+  // most leads of a batch decide without a write; those that qualify (a burst: all of them) write
+  // side by side, as separate per-lead jobs on a worker's concurrency did
+  await forEachLimit(leads, evaluationConcurrency, async (lead) => {
     const id = String(lead._id);
     const cycle = cycleOf(lead);
-    out.set(
-      id,
-      await decide(lead, cycle, pendingById.get(handoffRequestId(id, cycle)) ?? null, agreement, log),
-    );
-  }
+    const pendingRequest = pendingById.get(handoffRequestId(id, cycle)) ?? null;
+    out.set(id, await decide(lead, cycle, pendingRequest, agreement, log));
+  });
   return out;
 }
 
