@@ -93,20 +93,24 @@ function replayWork(
 
 /**
  * Scores locked leads: new events become awards, or, when the lead's ledger was written under
- * another rule-set version (or `replayAll`), its whole history is replayed under the current one.
+ * another rule-set version (or `replayAll`, or the lead is in `replay`), its whole history is
+ * replayed under the current one.
  */
 async function scoreLockedLeads(
   held: string[],
   rs: Ruleset,
   eventsByLead: Map<string, EventLean[]>,
-  opts: { replayAll?: boolean } = {},
+  opts: { replayAll?: boolean; replay?: Set<string> } = {},
 ): Promise<{ tombstones: LeadLean[]; changed: string[] }> {
   const now = clock.now();
   const leads = await findLeadsById(held);
   const live = leads.filter((l) => !l.mergedInto);
   const ledgers = await loadLedgers(leads.map((l) => l._id));
   const replay = live.filter(
-    (l) => opts.replayAll || ledgers.get(String(l._id))!.some((e) => e.version !== rs.version),
+    (l) =>
+      opts.replayAll ||
+      opts.replay?.has(String(l._id)) ||
+      ledgers.get(String(l._id))!.some((e) => e.version !== rs.version),
   );
   const history = replay.length
     ? groupBy(await LeadEvent.find({ leadId: { $in: replay.map((l) => l._id) } }).lean<EventLean[]>(), (e) =>
@@ -170,9 +174,15 @@ async function scoreRound(
     }
     const heldSet = new Set(locks.held);
     const mine = new Map([...byLead].filter(([id]) => heldSet.has(id)));
-    const { tombstones } = await scoreLockedLeads(locks.held, await currentRuleset(), mine);
-    await followTombstones(tombstones, mine);
     const merged = [...mine.values()].flat().filter((e) => e.type === 'merged');
+    // A merge moves events and ledger entries without the scoring lock; a writer that replayed the
+    // survivor meanwhile (a rescore) may have read half-moved history and dropped awards. The
+    // merge's own event comes after every move: the survivor is replayed from its whole history.
+    const survivors = new Set(merged.map((e) => String(e.leadId)));
+    const { tombstones } = await scoreLockedLeads(locks.held, await currentRuleset(), mine, {
+      replay: survivors,
+    });
+    await followTombstones(tombstones, mine);
     const mergedIds = merged.flatMap((e) => (e.properties?.mergedIds as string[] | undefined) ?? []);
     if (mergedIds.length) await resyncLater(rt, mergedIds);
     await markScored(all.filter((e) => heldSet.has(String(e.leadId))).map((e) => String(e._id)));
