@@ -71,7 +71,12 @@ describe('qualification transitions', () => {
     const id = await newLead();
     await scoreChanged(id, 60);
     await waitFor(async () => (await lead(id)).lifecycleStage === 'mql', { what: 'mql' });
-    const mqlEvent = await LeadEvent.findOne({ leadId: id, type: 'stage_change' }).lean();
+    // the stage is stored first and its timeline entry right after (a keyed event, written again
+    // by a retry): wait for the entry rather than read it in between
+    const mqlEvent = await waitFor(
+      async () => LeadEvent.findOne({ leadId: id, type: 'stage_change' }).lean(),
+      { what: 'the mql stage change on the timeline' },
+    );
     expect(mqlEvent?.properties).toMatchObject({ from: 'lead', to: 'mql', agreementVersion: 1 });
     const stored = await Lead.findById(id).lean();
     expect((stored!.stageDates as Record<string, unknown>).mql).toBeInstanceOf(Date);
