@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import type { Logger } from './logger.js';
+import { forEachLimit } from './concurrency.js';
 
 // Fail at once while disconnected instead of queueing writes in memory: an acknowledged submission
 // must be in MongoDB, and a request that cannot reach it must get a 503, not hang.
@@ -52,11 +53,9 @@ export async function connectMongo(
 }
 
 async function buildIndexes(concurrency: number): Promise<void> {
-  const models = Object.values(mongoose.models);
-  const next = async (): Promise<void> => {
-    for (let m = models.shift(); m; m = models.shift()) await m.createIndexes();
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, 16)) }, next));
+  await forEachLimit(Object.values(mongoose.models), Math.min(concurrency, 16), async (m) => {
+    await m.createIndexes();
+  });
 }
 
 /** Builds indexes of models registered after connecting (modules imported late). */

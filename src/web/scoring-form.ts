@@ -8,6 +8,7 @@
  * comma or quote inside a list), in which case it shows JSON-quoted (`"5"`). `5`, `true`, `false`
  * and `null` read as a number, booleans and null; `"…"` as the string inside the quotes.
  */
+import { fitFields } from '../modules/scoring/index.js';
 
 export type Scalar = string | number | boolean | null;
 
@@ -54,19 +55,8 @@ export type ParsedForm = {
   issues: FormIssue[];
 };
 
-/** The lead fields a fit rule can test (the schema's list), plus `attributes.<name>`. */
-export const leadFields = [
-  'email',
-  'firstName',
-  'lastName',
-  'company',
-  'title',
-  'phone',
-  'country',
-  'source',
-  'status',
-  'lifecycleStage',
-] as const;
+/** The lead fields a fit rule can test (the schema's own list), plus `attributes.<name>`. */
+export const leadFields = fitFields;
 export const fitTests = ['equals', 'matches', 'in'] as const;
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -157,13 +147,13 @@ export function readConditions(text: string): { where: Record<string, Scalar>; e
   return { where: Object.fromEntries(entries), errors };
 }
 
-export const writeConditions = (where: Record<string, unknown> | undefined): string =>
+const writeConditions = (where: Record<string, unknown> | undefined): string =>
   Object.entries(where ?? {})
     .map(([k, v]) => `${k} = ${writeScalar(v as Scalar)}`)
     .join('\n');
 
 /** A number box: a JSON-like number as a number, empty as absent, anything else as typed. */
-export function readNumber(text: string): number | string | undefined {
+function readNumber(text: string): number | string | undefined {
   const t = text.trim();
   if (!t) return undefined;
   if (/^[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(t)) {
@@ -231,8 +221,8 @@ export function rulesetToForm(r: RulesetShape): ScoringForm {
 }
 
 /** Rows whose id and event (or field) are both empty add nothing: that is how a rule is removed. */
-export const isBlankRule = (r: RuleRow) => !r.id.trim() && !r.event.trim();
-export const isBlankFit = (f: FitRow) => !f.id.trim() && !f.field.trim() && !f.attribute.trim();
+const isBlankRule = (r: RuleRow) => !r.id.trim() && !r.event.trim();
+const isBlankFit = (f: FitRow) => !f.id.trim() && !f.field.trim() && !f.attribute.trim();
 
 /** Puts `v` on `o` under `k` unless it is undefined (so absent stays absent). */
 const put = (o: Record<string, unknown>, k: string, v: unknown) => {

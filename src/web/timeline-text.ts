@@ -57,7 +57,8 @@ function emailText(verb: string, p: Props): string {
 
 /** Rep names by id, for the entries that name an owner or who decided (else the id shows). */
 type Names = Record<string, string>;
-const who = (v: unknown, names: Names): string | null => {
+/** The rep's name for an owner id (`repDirectory().names`), or the id itself when no rep has it. */
+export const repName = (v: unknown, names: Names = {}): string | null => {
   const id = str(v);
   return id && Object.hasOwn(names, id) ? (names[id] ?? id) : id;
 };
@@ -75,12 +76,12 @@ const describers: Record<string, (p: Props, names: Names) => string> = {
   converted: () => 'Converted: account, contact and opportunity created',
   handoff_created: () => 'Handed off to sales',
   handoff_assigned: (p, n) =>
-    `Assigned to ${who(p.ownerId, n) ?? 'nobody'}${str(p.detail) ? ` (${str(p.detail)})` : ''}`,
+    `Assigned to ${repName(p.ownerId, n) ?? 'nobody'}${str(p.detail) ? ` (${str(p.detail)})` : ''}`,
   handoff_reassigned: (p, n) =>
-    `Reassigned to ${who(p.ownerId, n) ?? 'nobody'} from ${who(p.previousOwnerId, n) ?? '—'}`,
+    `Reassigned to ${repName(p.ownerId, n) ?? 'nobody'} from ${repName(p.previousOwnerId, n) ?? '—'}`,
   handoff_notified: (p) => `Owner notified (${str(p.outcome) ?? 'sent'})`,
-  handoff_accepted: (p, n) => `Accepted by ${who(p.by, n) ?? 'sales'}`,
-  handoff_rejected: (p, n) => `Rejected by ${who(p.by, n) ?? 'sales'}: ${str(p.reason) ?? ''}`,
+  handoff_accepted: (p, n) => `Accepted by ${repName(p.by, n) ?? 'sales'}`,
+  handoff_rejected: (p, n) => `Rejected by ${repName(p.by, n) ?? 'sales'}: ${str(p.reason) ?? ''}`,
   opportunity_stage_change: (p) => `Opportunity ${stage(p.from)} → ${stage(p.to)}`,
   enrolled: (p) => `Enrolled in ${str(p.sequenceKey) ?? 'a sequence'}`,
   enrollment_exit: (p) =>

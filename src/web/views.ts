@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Response } from 'express';
 import Handlebars from 'handlebars';
 import type { Principal } from '../modules/admin/index.js';
+import { repName } from './timeline-text.js';
 
 type Compiled = Handlebars.TemplateDelegate;
 type Env = { hb: typeof Handlebars; views: Map<string, Compiled>; layout: Compiled };
@@ -34,9 +35,8 @@ function registerHelpers(hb: typeof Handlebars): void {
   hb.registerHelper('signed', (n: unknown) => (typeof n === 'number' && n > 0 ? `+${n}` : String(n)));
   // a rep's name for an owner id, from the page's `reps` (id → name); the id when the rep is gone
   hb.registerHelper('owner', (id: unknown, options: Handlebars.HelperOptions) => {
-    if (typeof id !== 'string' || !id) return '';
     const reps = (options?.data?.root as { reps?: Record<string, string> } | undefined)?.reps;
-    return Object.hasOwn(reps ?? {}, id) ? reps![id] : id;
+    return typeof id === 'string' ? (repName(id, reps) ?? '') : '';
   });
   hb.registerHelper('humanize', (s: unknown) => (typeof s === 'string' ? s.replaceAll('_', ' ') : ''));
 }

@@ -7,4 +7,4 @@ export { runRescore } from './scoring.rescore.js';
 export { scoringProcessor } from './scoring.jobs.js';
 export { scoringRoutes } from './scoring.routes.js';
 export { fitGrade, gradeFor, planAwards, decayPoints, replayLedger, type Ruleset } from './scoring.logic.js';
-export { rulesetInput, parseRuleset, type RulesetInput } from './scoring.schemas.js';
+export { fitFields, rulesetInput, parseRuleset, type RulesetInput } from './scoring.schemas.js';

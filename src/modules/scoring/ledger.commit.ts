@@ -147,11 +147,8 @@ export async function commitWorks(works: LeadWork[], rs: Ruleset, now: Date): Pr
   // one qualification job per 500 leads, not one per lead: a burst of engagement moves many scores
   // at once, and per-lead jobs queued behind each other delayed the lead that actually qualified
   const ask = [...new Set([...changed, ...recheck])];
-  const chunks: string[][] = [];
-  for (let i = 0; i < ask.length; i += 500) chunks.push(ask.slice(i, i + 500));
-  await enqueueBulk(
-    'qualification',
-    chunks.map((leadIds) => ({ payload: { leadIds } })),
-  );
+  const jobs = [];
+  for (let i = 0; i < ask.length; i += 500) jobs.push({ payload: { leadIds: ask.slice(i, i + 500) } });
+  await enqueueBulk('qualification', jobs);
   return changed;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../lib/clock.js';
 import { validationFailed, type ErrorDetail } from '../../lib/errors.js';
 import { zodDetails } from '../../lib/http.js';
+import { leadFields } from '../leads/index.js';
 
 /** Longest `matches` pattern accepted, and the longest field value a pattern is ever run on. */
 export const maxPatternLength = 200;
@@ -78,11 +79,14 @@ const pattern = z
     if (why) ctx.addIssue({ code: 'custom', message: why });
   });
 
+/** The lead fields a fit rule can test, besides `attributes.<name>` (the web form's menu too). */
+export const fitFields = [...leadFields, 'status', 'lifecycleStage'] as const;
+
 const fieldName = z
   .string()
   .regex(
-    /^(email|firstName|lastName|company|title|phone|country|source|status|lifecycleStage|attributes\.[A-Za-z0-9_-]{1,64})$/,
-    'must be a lead field (email, firstName, lastName, company, title, phone, country, source, status, lifecycleStage) or attributes.<name>',
+    new RegExp(`^(${fitFields.join('|')}|attributes\\.[A-Za-z0-9_-]{1,64})$`),
+    `must be a lead field (${fitFields.join(', ')}) or attributes.<name>`,
   );
 
 const ruleSchema = z.strictObject({
