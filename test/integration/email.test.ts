@@ -263,13 +263,16 @@ describe('email delivery and tracking', () => {
 
   it('when the recipient is refused with 550, then the send is bounced and the address suppressed', async () => {
     const lead = await makeLead({ email: `bounce-${uid()}@example.test` });
+    const queued = await makeSend(lead._id, undefined, false);
     const sendId = await makeSend(lead._id);
     const send = await waitFor(async () => {
       const s = await sendOf(sendId);
       return s?.status === 'bounced' ? s : undefined;
     });
+    // the outcome is written last: once the send reads bounced, every consequence is already there
     expect(send.error).toMatch(/550/);
     expect(await isSuppressed(lead.email)).toBe(true);
+    expect((await sendOf(queued))!.status).toBe('suppressed');
     expect((await Suppression.findOne({ emailHash: emailHash(lead.email) }).lean())!.reason).toBe('bounce');
     expect(await eventsOf(lead._id, 'email_bounce')).toHaveLength(1);
     expect(sink.messages.filter(mailTo(lead.email))).toEqual([]);

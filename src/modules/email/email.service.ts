@@ -241,7 +241,11 @@ async function recordSmtpFailure(
       await releaseClaim(send, err);
       throw err;
     case 'bounce':
-      await setStatus(send._id, 'bounced', { error: errorText(err) });
+      // The consequences first, the send's outcome last: a send that reads `bounced` has its
+      // address suppressed, its event and its follow-ups. Each step is idempotent; a crash before
+      // the last leaves the send `sending`, which the reconciler records as unknown (never resent),
+      // while the address is already suppressed. The other order could leave a bounced address
+      // mailable for good.
       await suppressEmail(lead.email, 'bounce');
       await recordEvent({
         leadId: lead._id,
@@ -250,6 +254,7 @@ async function recordSmtpFailure(
         key: `email_bounce:${String(send._id)}`,
       });
       await afterSuppression(lead._id, 'bounce');
+      await setStatus(send._id, 'bounced', { error: errorText(err) });
       return { status: 'bounced' };
     case 'rejected':
       await setStatus(send._id, 'failed', { error: errorText(err) });
