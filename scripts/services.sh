@@ -34,7 +34,7 @@ cache=${LEADFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/leadflow}
 # v1.24.1, the version DESIGN.md names, is served by the Go module proxy; v1.24.0 is the fallback
 # for a proxy that does not serve it (an older mirror).
 ferret_versions=${LEADFLOW_FERRETDB_VERSIONS:-"v1.24.1 v1.24.0"}
-# Built with scripts/ferretdb.patch ("-lf5" names that build), four changes:
+# Built with scripts/ferretdb.patch ("-lf6" names that build), five changes:
 # - FerretDB v1 on PostgreSQL holds an update's query connection while taking a second one to
 #   write, so as many concurrent updates as its pool has connections hang it for good; the patch
 #   releases the first connection before writing.
@@ -49,7 +49,11 @@ ferret_versions=${LEADFLOW_FERRETDB_VERSIONS:-"v1.24.1 v1.24.0"}
 #   give 50) and a conditional update has one winner, as on MongoDB. Leadflow's guarantees still
 #   rest on `_id`-keyed inserts (they hold on stock FerretDB too); this removes field-level lost
 #   updates such as a PATCH racing a worker's write to the same lead.
-ferret_build=lf5
+# - The metadata registry checked rows.Err() before reading its list of databases, so a connection
+#   lost mid-read cached a partial list: every database it missed read as empty and refused each
+#   write (SQLSTATE 42P07) until a restart. The error is now checked after the rows, and the read
+#   retried on the next request.
+ferret_build=lf6
 pgdir=$data/postgres
 pg_url="postgres://leadflow@127.0.0.1:$pg_port/leadflow"
 # FerretDB's own pool (its default is 50); max_connections below leaves room for other clients

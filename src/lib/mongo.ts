@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import mongoose from 'mongoose';
 import type { Logger } from './logger.js';
 import { forEachLimit } from './concurrency.js';
@@ -79,17 +80,32 @@ export async function createCollections(): Promise<void> {
   );
 }
 
-/** Answers within `timeoutMs` whether MongoDB responds to a ping. */
+/** Where each process's readiness probe writes (one small document per process). */
+export const readinessCollection = 'readiness';
+const probeId = `${hostname()}:${process.pid}`;
+
+/**
+ * Answers within `timeoutMs` whether MongoDB takes a write: a ping, then an upsert of this
+ * process's probe document. A ping alone misses a server that answers but refuses writes: a MongoDB
+ * replica set with no primary, or FerretDB v1 whose metadata registry had cached a partial database
+ * list (SQLSTATE 42P07 on every write, docs/faults.md; our FerretDB build fixes that bug, the probe
+ * still catches its kind). A duplicate key from two probes racing to insert the document still
+ * means the write reached the database.
+ */
 export async function pingMongo(timeoutMs = 1500): Promise<boolean> {
   const db = mongoose.connection.db;
   if (!db) return false;
-  return withTimeout(
-    db
-      .admin()
-      .command({ ping: 1 })
-      .then(() => true),
-    timeoutMs,
-  ).catch(() => false);
+  const probe = async () => {
+    await db.admin().command({ ping: 1 });
+    await db
+      .collection<{ _id: string; at: Date }>(readinessCollection)
+      .updateOne({ _id: probeId }, { $set: { at: new Date() } }, { upsert: true })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 11000) throw err;
+      });
+    return true;
+  };
+  return withTimeout(probe(), timeoutMs).catch(() => false);
 }
 
 export async function disconnectMongo(): Promise<void> {

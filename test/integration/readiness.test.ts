@@ -149,6 +149,11 @@ describe('/readyz follows the backing servers without a restart', () => {
       expect(during.headers['retry-after']).toBe('5');
       const read = await env.http().get('/api/leads?limit=5').set(auth);
       expect(read.status).toBe(503);
+      // readiness names the server that is down, and says Redis is still fine
+      expect(await readyz()).toEqual({
+        status: 503,
+        body: { status: 'unavailable', mongodb: false, redis: true },
+      });
       await relay!.open();
       const back = await waitFor(
         async () => {
@@ -158,6 +163,7 @@ describe('/readyz follows the backing servers without a restart', () => {
         { timeout: 30_000, what: 'postgresql back' },
       );
       expect(back.body.items).toEqual([]);
+      await waitFor(async () => (await readyz()).status === 200, { timeout: 30_000, what: 'ready again' });
       const retry = await env.http().post('/api/leads').set(auth).send({ email: 'during@outage.example' });
       expect(retry.status).toBe(201);
     },

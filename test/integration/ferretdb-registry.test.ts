@@ -1,0 +1,194 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort, root } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+// FerretDB v1 loads its list of databases (the schemas of its PostgreSQL database) once and caches
+// it. v1.24.1 checked the rows' error before reading them, so a connection lost while the list was
+// streaming cached a partial one: every database it missed then read as empty and refused every
+// write (SQLSTATE 42P07) until a restart. scripts/ferretdb.patch checks it after the rows
+// (docs/embedded-database.md, 5.). This file runs a private FerretDB, on a PostgreSQL database of its
+// own, through a relay that cuts the connection at the first row of that list, once.
+const postgresUrl = inject('embeddedPostgresUrl');
+const d = postgresUrl ? describe : describe.skip;
+
+const pgDatabase = `leadflow_registry_${process.pid}`;
+const dir = mkdtempSync(path.join(tmpdir(), 'leadflow-registry-'));
+const ferretdb = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'ferretdb-path'], {
+  encoding: 'utf8',
+}).trim();
+
+/**
+ * A relay to PostgreSQL. Armed, it waits for a query whose text contains `needle` and resets the
+ * connection at the first DataRow of its answer (the query itself has gone through), once.
+ */
+function cuttingRelay(target: URL, port: number, needle: string) {
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  const state = { armed: false, cuts: 0 };
+  const start = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => undefined);
+          s.on('close', () => sockets.delete(s));
+        }
+        const end = () => (client.destroy(), upstream.destroy());
+        client.on('close', end);
+        upstream.on('close', end);
+        let watching = false;
+        let pending = Buffer.alloc(0);
+        client.on('data', (chunk: Buffer) => {
+          if (state.armed && chunk.includes(needle)) watching = true;
+          upstream.write(chunk);
+        });
+        upstream.on('data', (chunk: Buffer) => {
+          if (!watching || !state.armed) return void client.write(chunk);
+          // read whole protocol messages (type byte, 4-byte length); pass on those before a DataRow
+          pending = Buffer.concat([pending, chunk]);
+          let off = 0;
+          while (pending.length - off >= 5) {
+            if (pending[off] === 0x44 /* 'D' */) {
+              client.write(pending.subarray(0, off));
+              state.armed = false;
+              state.cuts++;
+              client.resetAndDestroy();
+              upstream.destroy();
+              return;
+            }
+            const len = pending.readUInt32BE(off + 1);
+            if (pending.length - off < 1 + len) break;
+            off += 1 + len;
+          }
+          client.write(pending.subarray(0, off));
+          pending = pending.subarray(off);
+        });
+      });
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (server) server.close(() => resolve());
+      else resolve();
+    });
+  return { start, stop, state };
+}
+
+const stop = (p: ChildProcess | undefined) =>
+  new Promise<void>((resolve) => {
+    if (!p || p.exitCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGKILL');
+  });
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => (sock.destroy(), resolve(true)));
+    sock.once('error', () => resolve(false));
+  });
+
+let admin: pg.Client | undefined;
+let relay: ReturnType<typeof cuttingRelay> | undefined;
+let ferret: ChildProcess | undefined;
+let mongoPort = 0;
+let relayPort = 0;
+
+async function startFerret(): Promise<void> {
+  const url = new URL(postgresUrl);
+  url.port = String(relayPort);
+  url.pathname = `/${pgDatabase}`;
+  mongoPort = await freePort();
+  ferret = spawn(
+    ferretdb,
+    [
+      '--handler=postgresql',
+      `--postgresql-url=${url.toString()}`,
+      `--state-dir=${dir}`,
+      `--listen-addr=127.0.0.1:${mongoPort}`,
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=error',
+    ],
+    { stdio: 'ignore' },
+  );
+  await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
+}
+
+const client = () =>
+  MongoClient.connect(`mongodb://127.0.0.1:${mongoPort}/`, {
+    directConnection: true,
+    serverSelectionTimeoutMS: 5000,
+    retryReads: false,
+    retryWrites: false,
+  });
+
+beforeAll(async () => {
+  if (!postgresUrl) return;
+  admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${pgDatabase}`);
+  await admin.query(`CREATE DATABASE ${pgDatabase}`);
+  relayPort = await freePort();
+  relay = cuttingRelay(new URL(postgresUrl), relayPort, 'information_schema.schemata');
+  await relay.start();
+  await startFerret();
+});
+
+afterAll(async () => {
+  await stop(ferret);
+  await relay?.stop();
+  if (admin) {
+    await admin.query(`DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+});
+
+d('FerretDB reads its list of databases in full or not at all', () => {
+  it('when the PostgreSQL connection drops while FerretDB lists its databases, then the next request reads the data and takes a write', async () => {
+    // a database with a document, written by a FerretDB that started normally
+    const seed = await client();
+    await seed
+      .db('kept')
+      .collection('leads')
+      .insertOne({ _id: 'a' as never, email: 'a@example.com' });
+    await seed.close();
+
+    // a fresh FerretDB (empty registry) whose first listing of databases loses its connection
+    await stop(ferret);
+    relay!.state.armed = true;
+    await startFerret();
+    const c = await client();
+    try {
+      // the request that meets the cut fails (unpatched, it answered as if nothing had happened)
+      await c
+        .db('admin')
+        .command({ ping: 1 })
+        .catch(() => undefined);
+      expect(relay!.state.cuts).toBe(1);
+
+      // unpatched, from here on: no databases, no documents, and every write refused with 42P07
+      const names = (await c.db('admin').admin().listDatabases()).databases.map((db) => db.name);
+      expect(names).toContain('kept');
+      expect(await c.db('kept').collection('leads').find({}).toArray()).toEqual([
+        { _id: 'a', email: 'a@example.com' },
+      ]);
+      await c
+        .db('kept')
+        .collection('leads')
+        .insertOne({ _id: 'b' as never, email: 'b@example.com' });
+      expect(await c.db('kept').collection('leads').countDocuments()).toBe(2);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+});
