@@ -126,15 +126,23 @@ describe('exactly one handoff request under concurrent qualifying batches on thr
       expect(l.lifecycleStage).toBe('sql');
       expect((l.qualification as { requestId: string }).requestId).toBe(`${String(l._id)}:1`);
     }
-    const handoffs = await getQueue('handoff').getJobs([
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'completed',
-      'failed',
-    ]);
-    expect(handoffs.map((j) => j.id).sort()).toEqual(ids.map((id) => handoffJobId(`${id}:1`)).sort());
+    // the handoff job is enqueued right after the lead's status: the last lead's may still be on its way
+    const wanted = ids.map((id) => handoffJobId(`${id}:1`)).sort();
+    const handoffIds = async () =>
+      (
+        await getQueue('handoff').getJobs([
+          'waiting',
+          'active',
+          'delayed',
+          'prioritized',
+          'completed',
+          'failed',
+        ])
+      )
+        .map((j) => j.id)
+        .sort();
+    await waitFor(async () => (await handoffIds()).length >= wanted.length, { what: 'every handoff job' });
+    expect(await handoffIds()).toEqual(wanted);
     const qualifiedEvents = await LeadEvent.find(
       { leadId: { $in: ids }, type: 'qualified' },
       { leadId: 1 },

@@ -71,12 +71,8 @@ describe('qualification transitions', () => {
     const id = await newLead();
     await scoreChanged(id, 60);
     await waitFor(async () => (await lead(id)).lifecycleStage === 'mql', { what: 'mql' });
-    // the stage is stored first and its timeline entry right after (a keyed event, written again
-    // by a retry): wait for the entry rather than read it in between
-    const mqlEvent = await waitFor(
-      async () => LeadEvent.findOne({ leadId: id, type: 'stage_change' }).lean(),
-      { what: 'the mql stage change on the timeline' },
-    );
+    // the timeline entry is written before the stage (markMql)
+    const mqlEvent = await LeadEvent.findOne({ leadId: id, type: 'stage_change' }).lean();
     expect(mqlEvent?.properties).toMatchObject({ from: 'lead', to: 'mql', agreementVersion: 1 });
     const stored = await Lead.findById(id).lean();
     expect((stored!.stageDates as Record<string, unknown>).mql).toBeInstanceOf(Date);
@@ -106,7 +102,10 @@ describe('qualification transitions', () => {
     });
     const q = (await Lead.findById(id).lean())!.qualification as Record<string, unknown>;
     expect(q).toMatchObject({ cycle: 1, agreementVersion: 1, requestId: `${id}:1` });
-    const job = await getQueue('handoff').getJob(handoffJobId(`${id}:1`));
+    // the handoff job is enqueued right after the status is stored
+    const job = await waitFor(async () => getQueue('handoff').getJob(handoffJobId(`${id}:1`)), {
+      what: 'the handoff job',
+    });
     expect(job?.data).toEqual({ requestId: `${id}:1` });
     const timeline = await env.http().get(`/api/leads/${id}/timeline`).set(as(sales));
     expect(timeline.body.items.map((i: { kind: string }) => i.kind)).toEqual(

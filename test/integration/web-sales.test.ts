@@ -52,9 +52,14 @@ describe('web app: the sales inbox and the opportunity board', { timeout: 60_000
   it('when an opportunity is moved on the board, then its stage changes; marketing may look but not move', async () => {
     const lead = await makeLead({ company: 'Board Corp' });
     const id = await qualify(lead._id);
-    const h = await waitFor(async () => (await Handoff.findById(id).lean())?.opportunityId, {
-      what: 'converted',
-    });
+    // assigned: the handoff's owner is written after the opportunity's (applyOwner)
+    const h = await waitFor(
+      async () => {
+        const found = await Handoff.findById(id).lean();
+        return found?.ownerId === 'rep-ana' ? found.opportunityId : undefined;
+      },
+      { what: 'converted and assigned' },
+    );
     const b = browser(env.app);
     await b.signIn(salesKey);
     const board = await b.get('/app/opportunities');

@@ -55,8 +55,8 @@ export async function chooseOwner(
 }
 
 /**
- * Makes `ownerId` the handoff's owner: the handoff (and its SLA clock), the lead, the opportunity,
- * and the account and contact when they have no owner yet. Recorded on the lead's timeline.
+ * Makes `ownerId` the handoff's owner: the lead, the opportunity, the account and contact when they
+ * have no owner yet, the lead's timeline, and then the handoff (and its SLA clock).
  */
 export async function applyOwner(
   h: HandoffDoc,
@@ -66,14 +66,6 @@ export async function applyOwner(
 ): Promise<HandoffDoc> {
   const now = clock.now();
   const slaDueAt = h.slaHours ? new Date(now.getTime() + h.slaHours * 3_600_000) : null;
-  await Handoff.updateOne(
-    { _id: h._id },
-    {
-      $set: { ownerId, slaDueAt, step: 'assigned' },
-      $addToSet: { owners: ownerId },
-      $push: { history: { at: now, action: n === 1 ? 'assigned' : 'reassigned', detail, by: ownerId } },
-    },
-  );
   const writes: Promise<unknown>[] = [Lead.updateOne({ _id: h.leadId }, { $set: { ownerId } })];
   if (h.opportunityId) writes.push(Opportunity.updateOne({ _id: h.opportunityId }, { $set: { ownerId } }));
   if (h.accountId) writes.push(Account.updateOne({ _id: h.accountId, ownerId: null }, { $set: { ownerId } }));
@@ -88,5 +80,15 @@ export async function applyOwner(
     }),
   );
   await Promise.all(writes);
+  // the handoff's owner last: a retry skips assignment once it is set, so by then the lead, the
+  // opportunity, the account, the contact and the timeline must already have it
+  await Handoff.updateOne(
+    { _id: h._id },
+    {
+      $set: { ownerId, slaDueAt, step: 'assigned' },
+      $addToSet: { owners: ownerId },
+      $push: { history: { at: now, action: n === 1 ? 'assigned' : 'reassigned', detail, by: ownerId } },
+    },
+  );
   return { ...h, ownerId, slaDueAt, owners: [...new Set([...(h.owners ?? []), ownerId])] } as HandoffDoc;
 }

@@ -78,13 +78,7 @@ async function convertStep(h: HandoffDoc, log: Logger): Promise<HandoffDoc> {
   const terms = await agreementTerms(h.agreementVersion);
   const conv = await convertLead(String(h.leadId), { requestId: h._id, terms });
   const now = clock.now();
-  await Handoff.updateOne(
-    { _id: h._id },
-    {
-      $set: { ...conv, step: 'converted' },
-      $push: { history: { at: now, action: 'converted', detail: `account ${conv.accountId}` } },
-    },
-  );
+  // the keyed event first: a retry skips this step once the handoff has its account
   await recordEvents([
     {
       leadId: h.leadId,
@@ -94,6 +88,13 @@ async function convertStep(h: HandoffDoc, log: Logger): Promise<HandoffDoc> {
       properties: { handoffId: h._id, cycle: h.cycle, agreementVersion: h.agreementVersion, ...conv },
     },
   ]);
+  await Handoff.updateOne(
+    { _id: h._id },
+    {
+      $set: { ...conv, step: 'converted' },
+      $push: { history: { at: now, action: 'converted', detail: `account ${conv.accountId}` } },
+    },
+  );
   return { ...h, ...conv };
 }
 
@@ -103,10 +104,7 @@ async function recordNotification(h: HandoffDoc, outcome: string, detail: string
   const now = clock.now();
   const set: Record<string, unknown> = { notificationStatus: outcome, step: 'notified' };
   if (outcome === 'sent') set.notifiedAt = now;
-  await Handoff.updateOne(
-    { _id: h._id, notificationStatus: { $ne: 'sent' } },
-    { $set: set, $push: { history: { at: now, action: `notification_${outcome}`, detail, by: h.ownerId } } },
-  );
+  // the keyed event first: once the handoff reads `sent`, nothing notifies (or records) again
   await recordEvents([
     {
       leadId: h.leadId,
@@ -116,6 +114,10 @@ async function recordNotification(h: HandoffDoc, outcome: string, detail: string
       properties: { handoffId: h._id, ownerId: h.ownerId, outcome },
     },
   ]);
+  await Handoff.updateOne(
+    { _id: h._id, notificationStatus: { $ne: 'sent' } },
+    { $set: set, $push: { history: { at: now, action: `notification_${outcome}`, detail, by: h.ownerId } } },
+  );
   return { ...h, ...set } as HandoffDoc;
 }
 

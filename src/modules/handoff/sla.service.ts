@@ -10,10 +10,7 @@ const hourMs = 3_600_000;
 
 async function step(h: HandoffDoc, action: string, set: Record<string, unknown>, detail: string) {
   const now = clock.now();
-  await Handoff.updateOne(
-    { _id: h._id, status: 'pending', slaStage: h.slaStage },
-    { $set: set, $push: { history: { at: now, action, detail, by: h.ownerId } } },
-  );
+  // the keyed event first, the stage last: a stage that has moved on has its timeline entry
   await recordEvents([
     {
       leadId: h.leadId,
@@ -23,6 +20,10 @@ async function step(h: HandoffDoc, action: string, set: Record<string, unknown>,
       properties: { handoffId: h._id, ownerId: h.ownerId, detail },
     },
   ]);
+  await Handoff.updateOne(
+    { _id: h._id, status: 'pending', slaStage: h.slaStage },
+    { $set: set, $push: { history: { at: now, action, detail, by: h.ownerId } } },
+  );
 }
 
 async function expire(h: HandoffDoc) {
@@ -50,7 +51,9 @@ async function escalate(rt: HandoffRuntime, h: HandoffDoc, log: Logger): Promise
       await expire(h);
       return 'expired';
     }
-    await step(h, 'sla_reassign', { slaStage: 2 }, `from ${h.ownerId} to ${next}`);
+    // the new owner and the notification first, the stage last: stage 2 means "expire when due",
+    // so a crash after writing it would have expired a handoff nobody was given. A crash before it
+    // leaves stage 1 with the new owner and a fresh SLA clock: when that is missed, the next rep.
     const moved = await applyOwner(
       { ...h, slaStage: 2 } as HandoffDoc,
       next,
@@ -68,6 +71,7 @@ async function escalate(rt: HandoffRuntime, h: HandoffDoc, log: Logger): Promise
         },
       },
     );
+    await step(h, 'sla_reassign', { slaStage: 2 }, `from ${h.ownerId} to ${next}`);
     return 'reassigned';
   }
   await expire(h);

@@ -203,8 +203,10 @@ export async function applyQualification(lead: LeadDoc, request: RequestDoc): Pr
       reasons: request.reasons,
     },
   });
-  await Lead.updateOne({ _id: lead._id }, { $set: set });
+  // the keyed events before the lead: once the lead shows its qualification the reconciler no
+  // longer repairs it, so what it shows must already be on the timeline
   await recordEvents(events);
+  await Lead.updateOne({ _id: lead._id }, { $set: set });
   if (!open) return;
   await enqueue('handoff', { requestId: request._id }, { jobId: handoffJobId(request._id) });
   await enqueue('stage-reached', { leadId, stage: 'sql' }, { jobId: `stage-${leadId}-${request.cycle}-sql` });
@@ -215,14 +217,6 @@ async function markMql(lead: LeadDoc, agreement: AgreementDoc, cycle: number): P
   const leadId = String(lead._id);
   const now = clock.now();
   const dates = (lead.stageDates ?? {}) as Record<string, unknown>;
-  await Lead.updateOne(
-    {
-      _id: lead._id,
-      lifecycleStage: { $in: ['subscriber', 'lead'] },
-      status: { $nin: ['qualified', 'converted'] },
-    },
-    { $set: { lifecycleStage: 'mql', ...stageDatePaths('mql', dates, now) } },
-  );
   await recordEvents([
     {
       leadId: lead._id,
@@ -239,6 +233,16 @@ async function markMql(lead: LeadDoc, agreement: AgreementDoc, cycle: number): P
     },
   ]);
   await enqueue('stage-reached', { leadId, stage: 'mql' }, { jobId: `stage-${leadId}-${cycle}-mql` });
+  // the stage last: a lead that reads `mql` is not marked again, so its timeline entry and its
+  // stage-triggered enrollment must exist by then (both keyed: a repeat adds nothing)
+  await Lead.updateOne(
+    {
+      _id: lead._id,
+      lifecycleStage: { $in: ['subscriber', 'lead'] },
+      status: { $nin: ['qualified', 'converted'] },
+    },
+    { $set: { lifecycleStage: 'mql', ...stageDatePaths('mql', dates, now) } },
+  );
 }
 
 /** Lead ids by `_id` (cheap on every server): the reconciler's repair read. */
