@@ -105,8 +105,16 @@ describe('email delivery and tracking', () => {
     });
     expect(sent.sentAt).toBeInstanceOf(Date);
     expect(await eventsOf(lead._id, 'email_sent')).toHaveLength(1);
-    const metrics = await env.http().get('/metrics').set('Authorization', `Bearer ${ADMIN_KEY}`);
-    expect(metrics.text).toMatch(/leadflow_email_deliveries_total\{status="sent"\} [1-9]/);
+    // the delivery counter is counted when the job returns, just after the status is stored
+    const sentCounter = /leadflow_email_deliveries_total\{status="sent"\} [1-9]/;
+    const metrics = await waitFor(
+      async () => {
+        const m = await env.http().get('/metrics').set('Authorization', `Bearer ${ADMIN_KEY}`);
+        return sentCounter.test(m.text) ? m : undefined;
+      },
+      { what: 'the sent counter' },
+    );
+    expect(metrics.text).toMatch(sentCounter);
   });
 
   it('when a tracked link is followed, then it redirects to the original URL and records the click', async () => {

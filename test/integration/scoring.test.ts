@@ -60,7 +60,14 @@ describe('scoring: rules, caps, ledger', () => {
     expect(score.body.ledger[0]).toMatchObject({ points: 10, ruleId: 'pricing' });
     expect(score.body.ledger[0].eventId).toMatch(/^[a-f0-9]{24}$/);
     expect(score.body.reasons[0]).toMatchObject({ ruleId: 'pricing', points: 30 });
-    const timeline = await env.http().get(`/api/leads/${leadId}/timeline`).set(auth);
+    // the score and its timeline entry are written side by side (ledger.commit): wait for the entry
+    const timeline = await waitFor(
+      async () => {
+        const t = await env.http().get(`/api/leads/${leadId}/timeline`).set(auth);
+        return t.body.items.some((i: { kind: string }) => i.kind === 'score_change') ? t : undefined;
+      },
+      { what: 'the score_change entry' },
+    );
     expect(timeline.body.items.some((i: { kind: string }) => i.kind === 'score_change')).toBe(true);
   });
 

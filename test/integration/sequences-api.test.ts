@@ -161,7 +161,10 @@ describe('sequences API', () => {
     expect(await keysOf(bySource)).toEqual(['by-source']);
     expect(await keysOf(byName)).toEqual(['named']);
     expect(await keysOf(neither)).toEqual([]);
-    expect((await Lead.findById(byForm).lean())!.status).toBe('nurturing');
+    // the status is set just after the enrollment is stored
+    await waitFor(async () => (await Lead.findById(byForm).lean())?.status === 'nurturing', {
+      what: 'the enrolled lead nurturing',
+    });
     // enrollment never moves a lead backwards
     expect((await Lead.findById(bySource).lean())!.status).toBe('qualified');
     // a second capture does not enroll twice

@@ -130,6 +130,10 @@ describe('sequences delivered through real SMTP', () => {
     expect(bobMail.map((m) => m.parsed.subject)).toEqual(['Hi Bob', 'How Acme could grow']);
     await waitForState(annEnrollment, 'completed');
     await waitForState(bobEnrollment, 'completed');
+    // a send reads `sent` once the mail server has answered, just after the mail arrives here
+    await waitFor(async () => (await sendsOf(bobEnrollment)).every((s) => s.status === 'sent'), {
+      what: "Bob's sends marked sent",
+    });
     expect(mailTo(ann.email).map((m) => m.parsed.subject)).toEqual(['Hi Ann']);
     expect(await historyOf(annEnrollment)).toEqual(['enrolled', 'sent', 'skipped', 'completed']);
     const bobSends = await sendsOf(bobEnrollment);
@@ -182,6 +186,7 @@ describe('sequences delivered through real SMTP', () => {
     expect((await waitForState(catEnrollment, 'exited')).exitReason).toBe('unsubscribed');
     expect((await waitForState(flaggedEnrollment, 'exited')).exitReason).toBe('unsubscribed');
     expect((await waitForState(bouncedEnrollment, 'exited')).exitReason).toBe('suppressed');
+    await waitForState(ids[3]!, 'completed');
     for (const l of [cat, flagged, bounced]) {
       expect(mailTo(l.email).map((m) => m.parsed.subject)).toEqual(['One']);
     }
@@ -219,6 +224,9 @@ describe('sequences delivered through real SMTP', () => {
       await passTime(HOUR + 60_000);
       const sendB = await waitFor(async () => (await sendsOf(id)).find((s) => s.stepId === 'b'));
       expect(sendB.status).toBe('pending');
+      // the step is done (send recorded, its email job enqueued, the enrollment moved on) before
+      // its jobs are lost: otherwise the enqueue could land after the flush
+      await waitFor(async () => (await Enrollment.findById(id).lean())?.currentStep === 2);
       await deleteQueueKeys(env.config.redisUrl, env.config.queuePrefix);
       expect(await getQueue('email').getJob(String(sendB._id))).toBeUndefined();
       // the reconciler may run several times, and concurrently; the pending send gets its job back once

@@ -213,17 +213,16 @@ async function transmit(
     messageId,
   });
   const sentAt = clock.now();
-  // independent writes: one round trip of latency instead of two
-  await Promise.all([
-    setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null }),
-    recordEvent({
-      leadId: lead._id,
-      type: 'email_sent',
-      occurredAt: sentAt,
-      properties: eventProperties(send),
-      key: `email_sent:${String(send._id)}`,
-    }),
-  ]);
+  // the keyed event first, the status last: a send that reads `sent` is never retried, so its
+  // timeline entry (and the score and reports built on it) must already be there
+  await recordEvent({
+    leadId: lead._id,
+    type: 'email_sent',
+    occurredAt: sentAt,
+    properties: eventProperties(send),
+    key: `email_sent:${String(send._id)}`,
+  });
+  await setStatus(send._id, 'sent', { messageId: info.messageId, sentAt, error: null });
 }
 
 /** What the server's refusal means: retry later (throws), a hard bounce, a rejection, or unknown. */
