@@ -102,6 +102,9 @@ async function startSink(arrivals: Map<string, number>) {
       });
     },
   });
+  // a sender that dies mid-conversation resets its connection; smtp-server emits that as an
+  // 'error' on the server, which unhandled would end this process
+  server.on('error', () => undefined);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.server.address() as AddressInfo).port;
   return {

@@ -92,6 +92,9 @@ export async function startFaultySmtp() {
     for (const c of conns) if (c.id === sessionId) return c._socket;
     return undefined;
   };
+  // a sender that dies mid-conversation resets its connection; smtp-server emits that as an
+  // 'error' on the server, which unhandled would end this process
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {

@@ -60,6 +60,9 @@ export async function startSmtpSink(
       });
     },
   });
+  // a sender that dies mid-conversation resets its connection; smtp-server emits that as an
+  // 'error' on the server, which unhandled would end this process
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
