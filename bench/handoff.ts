@@ -76,6 +76,8 @@ async function insertRequests(leadIds: string[]) {
     agreementVersion: 1,
     qualifiedAt: now,
     reasons: { score: 100, topReasons: [{ reason: 'bench', points: 100 }], bant: {}, grade: null },
+    processedAt: null,
+    open: true,
   }));
   await HandoffRequest.insertMany(reqs, { lean: true });
   await enqueueBulk(

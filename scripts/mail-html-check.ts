@@ -10,13 +10,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import { renderEmail } from '../src/modules/email/render.js';
 import { isMain } from '../src/lib/is-main.js';
+import { freePort } from './lib/net.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,14 +45,6 @@ export function mailpitBinary(opts: { build?: boolean; timeoutMs?: number } = {}
   );
   const bin = r.stdout?.trim();
   return r.status === 0 && bin ? bin : undefined;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 export type Mailpit = { api: string; smtpPort: number; stop: () => Promise<void> };

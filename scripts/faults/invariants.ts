@@ -61,7 +61,7 @@ export async function drained(): Promise<Check[]> {
         )
         .join(', ')})`
     : '';
-  const openRequests = await HandoffRequest.countDocuments({ processedAt: null });
+  const openRequests = await HandoffRequest.countDocuments({ open: true });
   const leads = await liveLeads();
   const notQualified = leads.filter(
     (l) => !l.mergedInto && (l.score ?? 0) >= THRESHOLD && !['qualified', 'converted'].includes(l.status),

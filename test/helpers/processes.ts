@@ -1,23 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { waitFor } from './wait.js';
 
 export const root = path.resolve(import.meta.dirname, '../..');
 export const tsxBin = path.join(root, 'node_modules/.bin/tsx');
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, listening } from '../../scripts/lib/net.js';
 
 export type Spawned = {
   child: ChildProcess;

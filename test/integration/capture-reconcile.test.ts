@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import type { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ import { startEmailWorker } from '../../workers/email.js';
 import { startLeadCapturedWorker } from '../../workers/lead-captured.js';
 import { startNurtureWorker } from '../../workers/nurture.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
-import { freePort } from '../helpers/processes.js';
+import { freePort, listening } from '../helpers/processes.js';
 import { startSmtpSink } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,12 +31,6 @@ const stop = (p: ChildProcess) =>
     if (p.exitCode !== null || p.signalCode !== null) return resolve();
     p.once('exit', () => resolve());
     p.kill('SIGKILL');
-  });
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => resolve(false));
   });
 let redis = startRedis();
 await waitFor(() => listening(redisPort), { what: 'private redis' });

@@ -4,6 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureFerretdbReadIndexes, indexName } from '../../src/lib/ferretdb-indexes.js';
 import { createLogger } from '../../src/lib/logger.js';
+import { openRequestsFilter } from '../../src/modules/qualification/index.js';
+import { recentEventsFilter } from '../../src/modules/scoring/index.js';
 import { useTestEnv } from '../helpers/env.js';
 
 // The embedded default, FerretDB on PostgreSQL: leadflow's read indexes and the changes of
@@ -57,6 +59,39 @@ d('FerretDB on PostgreSQL', () => {
     );
     await sql.query('COMMIT');
     expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain(indexName(table, 'emailKey'));
+  });
+
+  it('when the once-a-minute reconcilers read recent events and open handoff requests, then their filter reaches PostgreSQL, where an index serves it', async () => {
+    // FerretDB v1 sends equality (and, patched, $in) to PostgreSQL but no range and no null: a
+    // reconciler asking for `createdAt >= …` or `processedAt: null` read the whole collection
+    const plan = async (model: string, filter: Record<string, unknown>) => {
+      const r = (await mongoose.model(model).find(filter).explain('queryPlanner')) as unknown as {
+        filterPushdown: boolean;
+        queryPlanner: unknown;
+      };
+      return { pushdown: r.filterPushdown, sql: JSON.stringify(r.queryPlanner) };
+    };
+    const events = await plan('LeadEvent', recentEventsFilter(Date.now(), 2 * 60_000));
+    expect(events.pushdown).toBe(true);
+    expect(events.sql).toContain("'createdMinute'");
+    const requests = await plan('HandoffRequest', openRequestsFilter(new Date()));
+    expect(requests.pushdown).toBe(true);
+    expect(requests.sql).toContain("'open'");
+    // what they were: nothing reached PostgreSQL
+    expect((await plan('LeadEvent', { createdAt: { $gte: new Date(0) } })).pushdown).toBe(false);
+    expect((await plan('HandoffRequest', { processedAt: null })).pushdown).toBe(false);
+
+    for (const [model, field] of [
+      ['LeadEvent', 'createdMinute'],
+      ['HandoffRequest', 'open'],
+    ] as const) {
+      const table = await tableOf(mongoose.model(model).collection.collectionName);
+      const idx = await sql.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2`, [
+        env.dbName,
+        indexName(table, field),
+      ]);
+      expect(idx.rowCount).toBe(1);
+    }
   });
 
   it('when the indexes are ensured again, then nothing is created and all are found', async () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, root } from '../helpers/processes.js';
+import { freePort, listening, root } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 // FerretDB v1 loads its list of databases (the schemas of its PostgreSQL database) once and caches
@@ -88,13 +88,6 @@ const stop = (p: ChildProcess | undefined) =>
     if (!p || p.exitCode !== null) return resolve();
     p.once('exit', () => resolve());
     p.kill('SIGKILL');
-  });
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => resolve(false));
   });
 
 let admin: pg.Client | undefined;

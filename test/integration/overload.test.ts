@@ -1,13 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EmailClaim } from '../../src/modules/leads/email-claim.model.js';
 import { Lead, LeadEvent } from '../../src/modules/leads/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
-import { freePort, root } from '../helpers/processes.js';
+import { freePort, listening, root } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 // This file freezes its database server (SIGSTOP), so it runs a private FerretDB.
@@ -29,12 +28,6 @@ const ferret: ChildProcess = spawn(
   ],
   { stdio: 'ignore' },
 );
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => resolve(false));
-  });
 await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
 afterAll(
   () =>

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock, clock } from '../../src/lib/clock.js';
 import { Lead } from '../../src/modules/leads/index.js';
-import { HandoffRequest } from '../../src/modules/qualification/index.js';
+import { HandoffRequest, takenUpdate } from '../../src/modules/qualification/index.js';
 import { startQualificationWorker } from '../../workers/qualification.js';
 import { startScoringWorker } from '../../workers/scoring.js';
 import { useTestEnv } from '../helpers/env.js';
@@ -89,7 +89,7 @@ describe('qualification driven by scored events (POST /api/events)', () => {
     await waitFor(async () => (await stored(id)).status === 'qualified', { what: 'qualified' });
     // handoff rejects it: back to nurture
     const at = clock.now();
-    await HandoffRequest.updateOne({ _id: `${id}:1` }, { $set: { processedAt: at } });
+    await HandoffRequest.updateOne({ _id: `${id}:1` }, takenUpdate(at));
     await Lead.updateOne(
       { _id: id },
       { $set: { status: 'nurturing', lifecycleStage: 'lead', recycledAt: at } },

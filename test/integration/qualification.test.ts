@@ -1,3 +1,4 @@
+import { Types } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { advanceClock, clock } from '../../src/lib/clock.js';
 import { LeadEvent } from '../../src/modules/events/index.js';
@@ -5,8 +6,10 @@ import { Lead } from '../../src/modules/leads/index.js';
 import { emailKey } from '../../src/modules/leads/normalize.js';
 import {
   HandoffRequest,
+  backfillOpenFlag,
   handoffJobId,
   reconcileQualification,
+  takenUpdate,
 } from '../../src/modules/qualification/index.js';
 import { Enrollment } from '../../src/modules/sequences/index.js';
 import { enqueue, getQueue } from '../../src/queues/index.js';
@@ -95,6 +98,7 @@ describe('qualification transitions', () => {
       cycle: 1,
       agreementVersion: 1,
       processedAt: null,
+      open: true,
       reasons: {
         score: 60,
         bant: { budget: '50k EUR', authority: true, need: 'CRM migration', timeline: 'Q3' },
@@ -151,7 +155,7 @@ describe('qualification transitions', () => {
     await waitFor(async () => (await lead(id)).status === 'qualified');
     // what handoff does on reject: the request is taken, the lead goes back to nurture
     const rejectedAt = clock.now();
-    await HandoffRequest.updateOne({ _id: `${id}:1` }, { $set: { processedAt: rejectedAt } });
+    await HandoffRequest.updateOne({ _id: `${id}:1` }, takenUpdate(rejectedAt));
     await Lead.updateOne(
       { _id: id },
       { $set: { status: 'nurturing', lifecycleStage: 'lead', recycledAt: rejectedAt } },
@@ -195,6 +199,36 @@ describe('qualification transitions', () => {
     await enqueue('qualification', { leadId: id });
     await drained();
     expect(await HandoffRequest.countDocuments({ leadId: id })).toBe(1);
+  });
+
+  it('when requests were written before the open flag existed, then the reconciler still finds the untaken ones', async () => {
+    const untaken = await newLead({ bant: allBant, score: 70 });
+    const taken = await newLead({ bant: allBant, score: 70 });
+    const raw = (id: string, processedAt: Date | null) => ({
+      _id: `${id}:1`,
+      leadId: new Types.ObjectId(id),
+      cycle: 1,
+      agreementVersion: 1,
+      qualifiedAt: clock.now(),
+      reasons: { score: 70, topReasons: [], bant: allBant, grade: null },
+      processedAt,
+    });
+    // as an older leadflow wrote them: no `open` field
+    await HandoffRequest.collection.insertMany([raw(untaken, null), raw(taken, clock.now())] as never[]);
+    await backfillOpenFlag(true);
+    const stored = await HandoffRequest.find({ _id: { $in: [`${untaken}:1`, `${taken}:1`] } }).lean();
+    expect(Object.fromEntries(stored.map((r) => [r._id, r.open]))).toEqual({
+      [`${untaken}:1`]: true,
+      [`${taken}:1`]: false,
+    });
+    advanceClock(2 * 60_000);
+    await reconcileQualification();
+    expect(await lead(untaken)).toMatchObject({ status: 'qualified', lifecycleStage: 'sql' });
+    expect(await getQueue('handoff').getJob(handoffJobId(`${untaken}:1`))).toBeTruthy();
+    expect(await getQueue('handoff').getJob(handoffJobId(`${taken}:1`))).toBeUndefined();
+    // taking a request closes it
+    await HandoffRequest.updateOne({ _id: `${untaken}:1` }, takenUpdate(clock.now()));
+    expect(await HandoffRequest.findById(`${untaken}:1`).lean()).toMatchObject({ open: false });
   });
 
   it('when a sequence enrolls at mql, then a lead reaching mql is enrolled, and qualifying ends that nurture (exitOn qualified)', async () => {

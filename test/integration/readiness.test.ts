@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
-import { freePort, root } from '../helpers/processes.js';
+import { freePort, listening, root } from '../helpers/processes.js';
 import { waitFor } from '../helpers/wait.js';
 
 // This file stops and restarts its servers, so it runs private ones rather than the shared pair:
@@ -90,13 +90,6 @@ const stop = (p: ChildProcess) =>
     if (p.exitCode !== null) return resolve();
     p.once('exit', () => resolve());
     p.kill('SIGKILL');
-  });
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const sock = connect(port, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => resolve(false));
   });
 
 let redis = startRedis();

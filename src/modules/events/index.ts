@@ -35,6 +35,7 @@ export { pasteSnippet, trackingScript } from './tracking.snippet.js';
 export { trackingRoutes } from './tracking.routes.js';
 export {
   LeadEvent,
+  minutesBetween,
   recordEvents,
   recordEvent,
   unscoredEventTypes,

@@ -2,7 +2,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { clock } from '../../lib/clock.js';
 import type { Payload } from '../../queues/index.js';
-import { HandoffRequest } from '../qualification/index.js';
+import { HandoffRequest, backfillOpenFlag, openRequestsFilter } from '../qualification/index.js';
 import { assignWaitingHandoffs, processHandoffRequest, type HandoffRuntime } from './handoff.service.js';
 
 /** The `handoff` queue's processor. */
@@ -22,7 +22,8 @@ export async function reconcileHandoffs(
   opts: { olderThanMs?: number; batch?: number } = {},
 ) {
   const before = new Date(clock.now().getTime() - (opts.olderThanMs ?? 60_000));
-  const open = await HandoffRequest.find({ processedAt: null, qualifiedAt: { $lte: before } }, { _id: 1 })
+  await backfillOpenFlag();
+  const open = await HandoffRequest.find(openRequestsFilter(before), { _id: 1 })
     .sort({ qualifiedAt: 1 })
     .limit(opts.batch ?? 200)
     .lean();

@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Runtime } from '../../lib/runtime.js';
 import { recordEvents } from '../leads/index.js';
 import { getLead } from '../leads/index.js';
-import { HandoffRequest, type HandoffRequestDoc } from '../qualification/index.js';
+import { HandoffRequest, takenUpdate, type HandoffRequestDoc } from '../qualification/index.js';
 import { agreementTerms } from './agreement.js';
 import { applyOwner, chooseOwner } from './assignment.service.js';
 import { convertLead } from './conversion.service.js';
@@ -182,7 +182,7 @@ export async function processHandoffRequest(rt: HandoffRuntime, requestId: strin
     // the lead was erased (or merged away) before its handoff: nothing to hand off, for good
     if (!(err instanceof AppError && err.status === 404)) throw err;
     log.warn({ requestId, err: err.message }, 'handoff request cannot be handed off');
-    await HandoffRequest.updateOne({ _id: req._id }, { $set: { processedAt: clock.now() } });
+    await HandoffRequest.updateOne({ _id: req._id }, takenUpdate(clock.now()));
     return { status: 'missing' as const };
   }
   // taken for good once the notification's outcome is known (or nobody can be assigned yet); an
@@ -190,10 +190,7 @@ export async function processHandoffRequest(rt: HandoffRuntime, requestId: strin
   const settled =
     ['sent', 'unknown', 'failed', 'awaiting_owner'].includes(h.notificationStatus) || h.status !== 'pending';
   if (settled && !req.processedAt)
-    await HandoffRequest.updateOne(
-      { _id: req._id, processedAt: null },
-      { $set: { processedAt: clock.now() } },
-    );
+    await HandoffRequest.updateOne({ _id: req._id, processedAt: null }, takenUpdate(clock.now()));
   return { status: h.status, ownerId: h.ownerId ?? null, notificationStatus: h.notificationStatus };
 }
 

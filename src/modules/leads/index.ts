@@ -47,5 +47,5 @@ export {
 export { leadRoutes } from './leads.routes.js';
 export { purgeIdempotencyKeys } from './idempotency.service.js';
 export { stageDatePaths, isLaterStage } from './stages.js';
-export { LeadEvent, type EventDoc } from './lead-event.model.js';
+export { LeadEvent, minutesBetween, type EventDoc } from './lead-event.model.js';
 export { recordEvents, recordEvent, unscoredEventTypes, type NewEvent } from './lead-events.service.js';

@@ -2,7 +2,7 @@ import { Types } from 'mongoose';
 import { clock } from '../../lib/clock.js';
 import { isDuplicateKey } from '../../lib/mongo.js';
 import { enqueueBulk } from '../../queues/index.js';
-import { LeadEvent } from './lead-event.model.js';
+import { LeadEvent, minuteOf } from './lead-event.model.js';
 
 /** Event types scoring never scores: its own record of score changes. */
 export const unscoredEventTypes: ReadonlySet<string> = new Set(['score_change']);
@@ -48,6 +48,7 @@ export async function recordEvents(events: NewEvent[]): Promise<{ ids: string[];
       properties: e.properties ?? {},
       key: e.key ?? `auto:${String(_id)}`,
       createdAt: now,
+      createdMinute: minuteOf(now),
     };
   });
   const result = await insertEvents(docs);

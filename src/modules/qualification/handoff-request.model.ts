@@ -34,12 +34,19 @@ const handoffRequestSchema = new Schema(
     },
     /** set by the handoff area once it has taken the request (its own records say how far it got) */
     processedAt: { type: Date, default: null },
+    /**
+     * true until the request is taken (`processedAt` set; written together, see `takenUpdate`):
+     * what the reconcilers ask for. The embedded default pushes an equality down to PostgreSQL's
+     * indexes but not `null`, so `{processedAt: null}` read every request ever written, twice a
+     * minute (docs/embedded-database.md)
+     */
+    open: { type: Boolean, default: true },
   },
   { timestamps: true, strict: true, minimize: false },
 );
 
-// the handoff reconciler: requests not yet taken, oldest first
-handoffRequestSchema.index({ processedAt: 1, qualifiedAt: 1 });
+// the reconcilers: requests not yet taken, oldest first
+handoffRequestSchema.index({ open: 1, qualifiedAt: 1 });
 // a lead's qualifications (timeline, latest cycle)
 handoffRequestSchema.index({ leadId: 1, cycle: -1 });
 
@@ -58,4 +65,26 @@ export function handoffRequestId(leadId: string, cycle: number): string {
  */
 export function handoffJobId(requestId: string): string {
   return `handoff-${requestId.replace(':', '-')}`;
+}
+
+/** Requests not taken yet, written at or before `before`: what the reconcilers read. */
+export function openRequestsFilter(before: Date) {
+  return { open: true, qualifiedAt: { $lte: before } };
+}
+
+/** The update that marks a request taken by the handoff area. */
+export function takenUpdate(at: Date) {
+  return { $set: { processedAt: at, open: false } };
+}
+
+/**
+ * Requests written before `open` existed get it once (a scan, the first time a process reconciles;
+ * afterwards every request is written with it and this matches nothing).
+ */
+let backfilled = false;
+export async function backfillOpenFlag(force = false): Promise<void> {
+  if (backfilled && !force) return;
+  await HandoffRequest.updateMany({ open: { $exists: false }, processedAt: null }, { $set: { open: true } });
+  await HandoffRequest.updateMany({ open: { $exists: false } }, { $set: { open: false } });
+  backfilled = true;
 }

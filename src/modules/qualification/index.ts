@@ -2,6 +2,9 @@ export {
   HandoffRequest,
   handoffRequestId,
   handoffJobId,
+  takenUpdate,
+  backfillOpenFlag,
+  openRequestsFilter,
   type HandoffRequestDoc,
 } from './handoff-request.model.js';
 export { QualificationAgreement, type AgreementDoc } from './agreement.model.js';

@@ -5,7 +5,13 @@ import { enqueue, getQueue, type Payload } from '../../queues/index.js';
 import { Lead } from '../leads/index.js';
 import { QualificationAgreement, type AgreementDoc } from './agreement.model.js';
 import { sweepJobId } from './agreement.service.js';
-import { HandoffRequest, handoffJobId, type HandoffRequestDoc } from './handoff-request.model.js';
+import {
+  HandoffRequest,
+  backfillOpenFlag,
+  handoffJobId,
+  openRequestsFilter,
+  type HandoffRequestDoc,
+} from './handoff-request.model.js';
 import { applyQualification, leadsByIds } from './qualification.service.js';
 
 /** Leads handed out per sweep job. */
@@ -77,11 +83,9 @@ export async function reconcileQualification(
   opts: { limit?: number } = {},
 ): Promise<{ requests: number; repaired: number; sweeps: number }> {
   const now = clock.now();
-  const requests = await HandoffRequest.find({
-    processedAt: null,
-    qualifiedAt: { $lt: new Date(now.getTime() - 60_000) },
-  })
-    .sort({ processedAt: 1, qualifiedAt: 1 })
+  await backfillOpenFlag();
+  const requests = await HandoffRequest.find(openRequestsFilter(new Date(now.getTime() - 60_000)))
+    .sort({ open: 1, qualifiedAt: 1 })
     .limit(opts.limit ?? 1000)
     .lean<RequestDoc[]>();
   const leads = await leadsByIds(requests.map((r) => r.leadId));

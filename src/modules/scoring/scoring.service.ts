@@ -1,6 +1,6 @@
 import { clock } from '../../lib/clock.js';
 import { enqueue, enqueueBulk } from '../../queues/index.js';
-import { LeadEvent, unscoredEventTypes } from '../events/index.js';
+import { LeadEvent, minutesBetween, unscoredEventTypes } from '../events/index.js';
 import { resolveLead } from '../leads/index.js';
 import type { LedgerEntry } from './scoring.logic.js';
 import { ScoredMark, ScoreEntry } from './scoring.model.js';
@@ -49,6 +49,18 @@ export async function getLeadScore(id: string) {
   };
 }
 
+/** Scorable events recorded from half an hour to `olderThanMs` before `now`: what the reconciler reads. */
+export function recentEventsFilter(now: number, olderThanMs: number) {
+  const [from, to] = [new Date(now - 30 * 60_000), new Date(now - olderThanMs)];
+  return {
+    // the minutes select (an index read, on the embedded default too), the times trim the first
+    // and last minute
+    createdMinute: { $in: minutesBetween(from, to) },
+    createdAt: { $gte: from, $lt: to },
+    type: { $nin: [...unscoredEventTypes] },
+  };
+}
+
 /**
  * The reconciler's part for scoring: events recorded but never handed to a scoring job (Redis was
  * down, or a process stopped between the insert and the enqueue), and stalled rescoring runs.
@@ -57,14 +69,9 @@ export async function reconcileScoring(
   opts: { olderThanMs?: number } = {},
 ): Promise<{ events: number; rescores: number }> {
   // real time: createdAt is written by the process that recorded the event
-  const now = Date.now();
-  const recent = await LeadEvent.find(
-    {
-      createdAt: { $gte: new Date(now - 30 * 60_000), $lt: new Date(now - (opts.olderThanMs ?? 2 * 60_000)) },
-      type: { $nin: [...unscoredEventTypes] },
-    },
-    { _id: 1 },
-  )
+  const recent = await LeadEvent.find(recentEventsFilter(Date.now(), opts.olderThanMs ?? 2 * 60_000), {
+    _id: 1,
+  })
     .limit(20_000)
     .lean();
   const ids = recent.map((e) => String(e._id));
