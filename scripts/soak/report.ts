@@ -49,8 +49,18 @@ export type Limits = {
   depthSlack: number;
   /** the backlog (waiting + active) must come down to this at least once in the last third */
   backlogFloor: number;
+  /** median latency growth that counts (relative, plus `latencySlackMs`), when still rising */
+  latencyGrowth: number;
+  latencySlackMs: number;
 };
-export const defaultLimits: Limits = { rssGrowth: 0.2, depthGrowth: 0.5, depthSlack: 20, backlogFloor: 50 };
+export const defaultLimits: Limits = {
+  rssGrowth: 0.2,
+  depthGrowth: 0.5,
+  depthSlack: 20,
+  backlogFloor: 50,
+  latencyGrowth: 0.3,
+  latencySlackMs: 50,
+};
 
 export type Verdict = {
   findings: Finding[];
@@ -105,8 +115,9 @@ function judge(
 /**
  * No growth: after the first third (warm-up), each process's RSS in the last third is at most
  * `rssGrowth` over the middle third's or no longer rising; the queue depth likewise (relative
- * `depthGrowth` plus `depthSlack` jobs), and the backlog comes down to `backlogFloor` at least once
- * in the last third. Any 5xx fails the run as well.
+ * `depthGrowth` plus `depthSlack` jobs) and the median latency (`latencyGrowth` plus
+ * `latencySlackMs`), and the backlog comes down to `backlogFloor` at least once in the last third.
+ * Any 5xx fails the run as well.
  */
 export function verdict(samples: Sample[], limits: Limits = defaultLimits): Verdict {
   const findings: Finding[] = [];
@@ -133,6 +144,17 @@ export function verdict(samples: Sample[], limits: Limits = defaultLimits): Verd
     ? `grew ${pct(d.growth)} and still rising`
     : `${pct(d.growth)}${d.rising ? ', rising' : ''}`;
   findings.push(d);
+  // the answers slowing down as the data grows (a query that reads more each minute)
+  const p50 = judge(
+    'latency p50 (ms)',
+    samples,
+    (s) => s.p50,
+    (m, l) => l > m * (1 + limits.latencyGrowth) + limits.latencySlackMs,
+  );
+  p50.note = p50.grew
+    ? `grew ${pct(p50.growth)} and still rising`
+    : `${pct(p50.growth)}${p50.rising ? ', rising' : ''}`;
+  findings.push(p50);
   const last = thirds(samples)[2];
   const floor = Math.min(...last.map((s) => s.backlog));
   findings.push({

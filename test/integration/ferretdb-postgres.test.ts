@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureFerretdbReadIndexes, indexName } from '../../src/lib/ferretdb-indexes.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { openRequestsFilter } from '../../src/modules/qualification/index.js';
-import { recentEventsFilter } from '../../src/modules/scoring/index.js';
+import { minuteEventsFilter } from '../../src/modules/scoring/index.js';
 import { useTestEnv } from '../helpers/env.js';
 
 // The embedded default, FerretDB on PostgreSQL: leadflow's read indexes and the changes of
@@ -71,7 +71,7 @@ d('FerretDB on PostgreSQL', () => {
       };
       return { pushdown: r.filterPushdown, sql: JSON.stringify(r.queryPlanner) };
     };
-    const events = await plan('LeadEvent', recentEventsFilter(Date.now(), 2 * 60_000));
+    const events = await plan('LeadEvent', minuteEventsFilter(new Date().toISOString().slice(0, 16)));
     expect(events.pushdown).toBe(true);
     expect(events.sql).toContain("'createdMinute'");
     const requests = await plan('HandoffRequest', openRequestsFilter(new Date()));

@@ -8,6 +8,7 @@ import {
   ScoreEntry,
   ScoringRuleset,
   reconcileScoring,
+  ScoringReconcileCursor,
   runRescore,
   scoringProcessor,
 } from '../../src/modules/scoring/index.js';
@@ -186,8 +187,23 @@ describe('scoring: internal events, merges, erasure, rescoring, the API', () => 
     });
     const r = await reconcileScoring();
     expect(r.events).toBeGreaterThanOrEqual(1);
+    // the event was unmarked: the next run starts from it again
+    const stuck = await ScoringReconcileCursor.findById('events').lean();
+    expect(stuck!.verifiedBefore.getTime()).toBeLessThanOrEqual(Date.now() - 5 * 60_000);
     await waitForScore(leadId, 9);
     await scoringIdle();
+    expect((await reconcileScoring()).events).toBe(0);
+    // now every event up to two minutes ago has its mark: the cursor moves there, and a minute it
+    // has checked is not read again (an event is never recorded minutes in the past outside tests)
+    const moved = await ScoringReconcileCursor.findById('events').lean();
+    expect(moved!.verifiedBefore.getTime()).toBeGreaterThan(Date.now() - 3 * 60_000);
+    await LeadEvent.create({
+      leadId,
+      type: 'lost',
+      occurredAt: new Date(),
+      key: `lost-again:${leadId}`,
+      createdAt: new Date(Date.now() - 4 * 60_000),
+    });
     expect((await reconcileScoring()).events).toBe(0);
   });
 

@@ -81,6 +81,18 @@ describe('soak growth verdict', () => {
     expect(backlog.note).toContain('lowest in the last third 200');
   });
 
+  it('flags answers that keep slowing down, not a flat latency with spikes', () => {
+    const slowing = verdict(series(30, () => 100).map((s, i) => ({ ...s, p50: 40 + 15 * i })));
+    const f = slowing.findings.find((x) => x.series === 'latency p50 (ms)')!;
+    expect(f.grew).toBe(true);
+    expect(f.note).toMatch(/still rising/);
+    expect(slowing.ok).toBe(false);
+    // one slow interval a minute (a periodic task), no trend
+    const spiky = verdict(series(30, () => 100).map((s, i) => ({ ...s, p50: i % 6 === 5 ? 250 : 60 })));
+    expect(spiky.findings.find((x) => x.series === 'latency p50 (ms)')!.grew).toBe(false);
+    expect(spiky.ok).toBe(true);
+  });
+
   it('fails on any 5xx, not on 4xx', () => {
     const s = series(9, () => 100);
     s[4]!.errors = { '422': 3 };

@@ -1,6 +1,13 @@
-export { ScoreEntry, ScoringRuleset, RescoreRun, DecayPass, ScoredMark } from './scoring.model.js';
+export {
+  ScoreEntry,
+  ScoringRuleset,
+  RescoreRun,
+  DecayPass,
+  ScoredMark,
+  ScoringReconcileCursor,
+} from './scoring.model.js';
 export { currentRuleset, putRuleset, getRulesetView, rescoreStatus } from './ruleset.service.js';
-export { getLeadScore, reconcileScoring, recentEventsFilter, purgeScoredMarks } from './scoring.service.js';
+export { getLeadScore, reconcileScoring, minuteEventsFilter, purgeScoredMarks } from './scoring.service.js';
 export { scoreEvents, resyncLeads } from './scoring.engine.js';
 export { startDecayPass, decayChunk } from './scoring.decay.js';
 export { runRescore } from './scoring.rescore.js';

@@ -83,3 +83,14 @@ const markSchema = new Schema(
 // the cleanup task purges old marks
 markSchema.index({ at: 1 });
 export const ScoredMark = mongoose.model('ScoredMark', markSchema);
+
+/**
+ * How far the scoring reconciler has checked (`_id: 'events'`): every scorable event recorded
+ * before `verifiedBefore` had its mark. Each run reads only the minutes after it (one or two), not
+ * the whole half hour it looks back at most; a minute with an event still unmarked is read again.
+ */
+const reconcileCursorSchema = new Schema(
+  { _id: { type: String, required: true }, verifiedBefore: { type: Date, required: true } },
+  { strict: true, versionKey: false },
+);
+export const ScoringReconcileCursor = mongoose.model('ScoringReconcileCursor', reconcileCursorSchema);

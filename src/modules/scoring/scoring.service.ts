@@ -3,7 +3,7 @@ import { enqueue, enqueueBulk } from '../../queues/index.js';
 import { LeadEvent, minutesBetween, unscoredEventTypes } from '../events/index.js';
 import { resolveLead } from '../leads/index.js';
 import type { LedgerEntry } from './scoring.logic.js';
-import { ScoredMark, ScoreEntry } from './scoring.model.js';
+import { ScoredMark, ScoreEntry, ScoringReconcileCursor } from './scoring.model.js';
 import { resumeStalledRescores } from './scoring.rescore.js';
 
 /**
@@ -49,41 +49,58 @@ export async function getLeadScore(id: string) {
   };
 }
 
-/** Scorable events recorded from half an hour to `olderThanMs` before `now`: what the reconciler reads. */
-export function recentEventsFilter(now: number, olderThanMs: number) {
-  const [from, to] = [new Date(now - 30 * 60_000), new Date(now - olderThanMs)];
-  return {
-    // the minutes select (an index read, on the embedded default too), the times trim the first
-    // and last minute
-    createdMinute: { $in: minutesBetween(from, to) },
-    createdAt: { $gte: from, $lt: to },
-    type: { $nin: [...unscoredEventTypes] },
-  };
+/** Scorable events recorded in one minute (`createdMinute`, an index read on every server). */
+export function minuteEventsFilter(minute: string) {
+  return { createdMinute: minute, type: { $nin: [...unscoredEventTypes] } };
 }
+
+const lookBackMs = 30 * 60_000;
 
 /**
  * The reconciler's part for scoring: events recorded but never handed to a scoring job (Redis was
  * down, or a process stopped between the insert and the enqueue), and stalled rescoring runs.
+ * Events are checked minute by minute from where the last run got to (at most half an hour back)
+ * until `olderThanMs` ago; the cursor moves past a minute once all its events have their mark.
  */
 export async function reconcileScoring(
   opts: { olderThanMs?: number } = {},
 ): Promise<{ events: number; rescores: number }> {
   // real time: createdAt is written by the process that recorded the event
-  const recent = await LeadEvent.find(recentEventsFilter(Date.now(), opts.olderThanMs ?? 2 * 60_000), {
-    _id: 1,
-  })
-    .limit(20_000)
-    .lean();
-  const ids = recent.map((e) => String(e._id));
-  const marked = ids.length
-    ? new Set((await ScoredMark.find({ _id: { $in: ids } }, { _id: 1 }).lean()).map((m) => m._id))
-    : new Set<string>();
-  const missing = ids.filter((id) => !marked.has(id));
-  const jobs = [];
-  for (let i = 0; i < missing.length; i += 1000)
-    jobs.push({ payload: { eventIds: missing.slice(i, i + 1000) } });
-  await enqueueBulk('scoring', jobs);
-  return { events: missing.length, rescores: await resumeStalledRescores() };
+  const now = Date.now();
+  const to = new Date(now - (opts.olderThanMs ?? 2 * 60_000));
+  const cursor = await ScoringReconcileCursor.findById('events').lean();
+  const from = new Date(Math.max(now - lookBackMs, cursor?.verifiedBefore.getTime() ?? 0));
+  let verifiedBefore: Date | null = null;
+  let stuck = false;
+  let missingCount = 0;
+  for (const minute of minutesBetween(from, to)) {
+    const events = (
+      await LeadEvent.find(minuteEventsFilter(minute), { _id: 1, createdAt: 1 }).lean<
+        { _id: unknown; createdAt: Date }[]
+      >()
+    ).filter((e) => e.createdAt >= from && e.createdAt < to);
+    const ids = events.map((e) => String(e._id));
+    const marked = new Set<string>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const found = await ScoredMark.find({ _id: { $in: ids.slice(i, i + 1000) } }, { _id: 1 }).lean();
+      for (const m of found) marked.add(m._id);
+    }
+    const missing = events.filter((e) => !marked.has(String(e._id)));
+    const jobs = [];
+    for (let i = 0; i < missing.length; i += 1000)
+      jobs.push({ payload: { eventIds: missing.slice(i, i + 1000).map((e) => String(e._id)) } });
+    await enqueueBulk('scoring', jobs);
+    missingCount += missing.length;
+    if (missing.length) {
+      // the next run starts at the first event still unmarked (scored by then, normally)
+      if (!stuck) verifiedBefore = new Date(Math.min(...missing.map((e) => e.createdAt.getTime())));
+      stuck = true;
+    }
+  }
+  if (!stuck) verifiedBefore = to;
+  if (verifiedBefore && verifiedBefore > (cursor?.verifiedBefore ?? new Date(0)))
+    await ScoringReconcileCursor.updateOne({ _id: 'events' }, { $set: { verifiedBefore } }, { upsert: true });
+  return { events: missingCount, rescores: await resumeStalledRescores() };
 }
 
 /** The cleanup task's part: marks older than a day (the reconciler looks back 30 minutes). */
