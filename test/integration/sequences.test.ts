@@ -197,6 +197,13 @@ describe('sequence engine', () => {
     const moved = await enrolled('merge', other);
     await waitForSends(kept, 1);
     await waitForSends(moved, 1);
+    // the first step is done (send recorded, enrollment moved on, its next run scheduled) before
+    // the merge and the clock move: a step still running while the clock jumps a day schedules its
+    // next run a day after the jump
+    for (const id of [kept, moved])
+      await waitFor(async () => (await Enrollment.findById(id).lean())?.currentStep === 1, {
+        what: `enrollment ${id} past its first step`,
+      });
     const merge = await env
       .http()
       .post(`/api/leads/${survivor}/merge`)
@@ -206,7 +213,17 @@ describe('sequence engine', () => {
     expect(String((await Enrollment.findById(moved).lean())!.leadId)).toBe(survivor);
 
     await passTime(DAY + 60_000);
-    expect((await waitForState(moved, 'exited')).exitReason).toBe('merged');
+    // the scheduler reconciles every minute: so does this wait, until the moved enrollment exits
+    const exited = await waitFor(
+      async () => {
+        const e = await Enrollment.findById(moved).lean();
+        if (e?.state === 'exited') return e;
+        await reconcileSequences(env.rt);
+        return undefined;
+      },
+      { interval: 1000, what: `enrollment ${moved} exited` },
+    );
+    expect(exited.exitReason).toBe('merged');
     await waitForState(kept, 'completed');
     expect((await sendsOf(kept)).map((s) => s.stepId)).toEqual(['one', 'two']);
     expect((await sendsOf(moved)).map((s) => s.stepId)).toEqual(['one']);
