@@ -151,6 +151,10 @@ ${pasted}
     await m.getByRole('button', { name: 'Preview every step' }).click();
     await m.locator('#preview').getByText('Hi Grace').waitFor();
     await m.locator('#preview').getByText('How Cobol Systems can start').waitFor();
+    // every step's preview shows its email, the first as well as the later ones
+    await m.frameLocator('#preview iframe').nth(0).getByText('Hello').waitFor();
+    // every step's preview shows its email, the first as well as the later ones
+    await m.frameLocator('#preview iframe').nth(0).getByText('Hello').waitFor();
     const frame = m.frameLocator('#preview iframe').nth(1);
     await frame.getByText('Grace, three tips for Cobol Systems.').waitFor();
     await screenshot(m, 'sequence-editor');
