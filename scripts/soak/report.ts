@@ -109,7 +109,8 @@ function judge(
     ) > 0;
   const grew = mid.length > 0 && rising && grewIf(m, l);
   const growth = m === 0 ? (l === 0 ? 0 : Infinity) : l / m - 1;
-  return { series, middle: m, last: l, growth, rising, grew, note: '' };
+  const note = grew ? `grew ${pct(growth)} and still rising` : `${pct(growth)}${rising ? ', rising' : ''}`;
+  return { series, middle: m, last: l, growth, rising, grew, note };
 }
 
 /**
@@ -123,38 +124,30 @@ export function verdict(samples: Sample[], limits: Limits = defaultLimits): Verd
   const findings: Finding[] = [];
   const names = Object.keys(samples[0]?.rssMb ?? {});
   for (const name of names) {
-    const f = judge(
-      `RSS ${name}`,
-      samples,
-      (s) => s.rssMb[name] ?? 0,
-      (m, l) => l > m * (1 + limits.rssGrowth),
+    findings.push(
+      judge(
+        `RSS ${name}`,
+        samples,
+        (s) => s.rssMb[name] ?? 0,
+        (m, l) => l > m * (1 + limits.rssGrowth),
+      ),
     );
-    f.note = f.grew
-      ? `grew ${pct(f.growth)} and still rising`
-      : `${pct(f.growth)}${f.rising ? ', rising' : ''}`;
-    findings.push(f);
   }
-  const d = judge(
-    'queue depth',
-    samples,
-    (s) => s.depth,
-    (m, l) => l > m * (1 + limits.depthGrowth) + limits.depthSlack,
+  findings.push(
+    judge(
+      'queue depth',
+      samples,
+      (s) => s.depth,
+      (m, l) => l > m * (1 + limits.depthGrowth) + limits.depthSlack,
+    ),
+    // the answers slowing down as the data grows (a query that reads more each minute)
+    judge(
+      'latency p50 (ms)',
+      samples,
+      (s) => s.p50,
+      (m, l) => l > m * (1 + limits.latencyGrowth) + limits.latencySlackMs,
+    ),
   );
-  d.note = d.grew
-    ? `grew ${pct(d.growth)} and still rising`
-    : `${pct(d.growth)}${d.rising ? ', rising' : ''}`;
-  findings.push(d);
-  // the answers slowing down as the data grows (a query that reads more each minute)
-  const p50 = judge(
-    'latency p50 (ms)',
-    samples,
-    (s) => s.p50,
-    (m, l) => l > m * (1 + limits.latencyGrowth) + limits.latencySlackMs,
-  );
-  p50.note = p50.grew
-    ? `grew ${pct(p50.growth)} and still rising`
-    : `${pct(p50.growth)}${p50.rising ? ', rising' : ''}`;
-  findings.push(p50);
   const last = thirds(samples)[2];
   const floor = Math.min(...last.map((s) => s.backlog));
   findings.push({

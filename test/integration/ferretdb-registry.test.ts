@@ -1,13 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, listening, root } from '../helpers/processes.js';
-import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/processes.js';
+import { killProcess, startFerretdb, tcpRelay } from '../helpers/private-servers.js';
 
 // FerretDB v1 loads its list of databases (the schemas of its PostgreSQL database) once and caches
 // it. v1.24.1 checked the rows' error before reading them, so a connection lost while the list was
@@ -20,75 +19,43 @@ const d = postgresUrl ? describe : describe.skip;
 
 const pgDatabase = `leadflow_registry_${process.pid}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'leadflow-registry-'));
-const ferretdb = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'ferretdb-path'], {
-  encoding: 'utf8',
-}).trim();
-
 /**
- * A relay to PostgreSQL. Armed, it waits for a query whose text contains `needle` and resets the
- * connection at the first DataRow of its answer (the query itself has gone through), once.
+ * A relay to PostgreSQL (tcpRelay) that, armed, waits for a query whose text contains `needle` and
+ * resets the connection at the first DataRow of its answer (the query itself has gone through), once.
  */
 function cuttingRelay(target: URL, port: number, needle: string) {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
   const state = { armed: false, cuts: 0 };
-  const start = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(Number(target.port), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => undefined);
-          s.on('close', () => sockets.delete(s));
-        }
-        const end = () => (client.destroy(), upstream.destroy());
-        client.on('close', end);
-        upstream.on('close', end);
-        let watching = false;
-        let pending = Buffer.alloc(0);
-        client.on('data', (chunk: Buffer) => {
-          if (state.armed && chunk.includes(needle)) watching = true;
-          upstream.write(chunk);
-        });
-        upstream.on('data', (chunk: Buffer) => {
-          if (!watching || !state.armed) return void client.write(chunk);
-          // read whole protocol messages (type byte, 4-byte length); pass on those before a DataRow
-          pending = Buffer.concat([pending, chunk]);
-          let off = 0;
-          while (pending.length - off >= 5) {
-            if (pending[off] === 0x44 /* 'D' */) {
-              client.write(pending.subarray(0, off));
-              state.armed = false;
-              state.cuts++;
-              client.resetAndDestroy();
-              upstream.destroy();
-              return;
-            }
-            const len = pending.readUInt32BE(off + 1);
-            if (pending.length - off < 1 + len) break;
-            off += 1 + len;
-          }
+  const relay = tcpRelay(target, port, (client, upstream) => {
+    let watching = false;
+    let pending = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      if (state.armed && chunk.includes(needle)) watching = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!watching || !state.armed) return void client.write(chunk);
+      // read whole protocol messages (type byte, 4-byte length); pass on those before a DataRow
+      pending = Buffer.concat([pending, chunk]);
+      let off = 0;
+      while (pending.length - off >= 5) {
+        if (pending[off] === 0x44 /* 'D' */) {
           client.write(pending.subarray(0, off));
-          pending = pending.subarray(off);
-        });
-      });
-      server.listen(port, '127.0.0.1', () => resolve());
+          state.armed = false;
+          state.cuts++;
+          client.resetAndDestroy();
+          upstream.destroy();
+          return;
+        }
+        const len = pending.readUInt32BE(off + 1);
+        if (pending.length - off < 1 + len) break;
+        off += 1 + len;
+      }
+      client.write(pending.subarray(0, off));
+      pending = pending.subarray(off);
     });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      if (server) server.close(() => resolve());
-      else resolve();
-    });
-  return { start, stop, state };
-}
-
-const stop = (p: ChildProcess | undefined) =>
-  new Promise<void>((resolve) => {
-    if (!p || p.exitCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGKILL');
   });
+  return { ...relay, state };
+}
 
 let admin: pg.Client | undefined;
 let relay: ReturnType<typeof cuttingRelay> | undefined;
@@ -101,20 +68,11 @@ async function startFerret(): Promise<void> {
   url.port = String(relayPort);
   url.pathname = `/${pgDatabase}`;
   mongoPort = await freePort();
-  ferret = spawn(
-    ferretdb,
-    [
-      '--handler=postgresql',
-      `--postgresql-url=${url.toString()}`,
-      `--state-dir=${dir}`,
-      `--listen-addr=127.0.0.1:${mongoPort}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      '--log-level=error',
-    ],
-    { stdio: 'ignore' },
+  ferret = await startFerretdb(
+    ['--handler=postgresql', `--postgresql-url=${url.toString()}`],
+    dir,
+    mongoPort,
   );
-  await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
 }
 
 const client = () =>
@@ -133,13 +91,13 @@ beforeAll(async () => {
   await admin.query(`CREATE DATABASE ${pgDatabase}`);
   relayPort = await freePort();
   relay = cuttingRelay(new URL(postgresUrl), relayPort, 'information_schema.schemata');
-  await relay.start();
+  await relay.open();
   await startFerret();
 });
 
 afterAll(async () => {
-  await stop(ferret);
-  await relay?.stop();
+  await killProcess(ferret);
+  await relay?.cut();
   if (admin) {
     await admin.query(`DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`).catch(() => undefined);
     await admin.end();
@@ -157,7 +115,7 @@ d('FerretDB reads its list of databases in full or not at all', () => {
     await seed.close();
 
     // a fresh FerretDB (empty registry) whose first listing of databases loses its connection
-    await stop(ferret);
+    await killProcess(ferret);
     relay!.state.armed = true;
     await startFerret();
     const c = await client();

@@ -1,4 +1,3 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,38 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EmailClaim } from '../../src/modules/leads/email-claim.model.js';
 import { Lead, LeadEvent } from '../../src/modules/leads/index.js';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
-import { freePort, listening, root } from '../helpers/processes.js';
+import { freePort } from '../helpers/processes.js';
+import { killProcess, startFerretdb } from '../helpers/private-servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 // This file freezes its database server (SIGSTOP), so it runs a private FerretDB.
 const mongoPort = await freePort();
 const dir = mkdtempSync(path.join(tmpdir(), 'leadflow-overload-'));
-const ferretdb = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'ferretdb-path'], {
-  encoding: 'utf8',
-}).trim();
-const ferret: ChildProcess = spawn(
-  ferretdb,
-  [
-    '--handler=sqlite',
-    `--sqlite-url=file:${dir}/`,
-    `--state-dir=${dir}`,
-    `--listen-addr=127.0.0.1:${mongoPort}`,
-    '--debug-addr=-',
-    '--telemetry=disable',
-    '--log-level=error',
-  ],
-  { stdio: 'ignore' },
-);
-await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
-afterAll(
-  () =>
-    new Promise<void>((resolve) => {
-      if (ferret.exitCode !== null) return resolve();
-      ferret.once('exit', () => resolve());
-      ferret.kill('SIGCONT');
-      ferret.kill('SIGKILL');
-    }),
-);
+const ferret = await startFerretdb(['--handler=sqlite', `--sqlite-url=file:${dir}/`], dir, mongoPort);
+// a frozen (SIGSTOPped) FerretDB is woken before it is killed
+afterAll(() => killProcess(ferret));
 
 const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
 

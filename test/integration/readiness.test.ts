@@ -1,11 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_KEY, useTestEnv } from '../helpers/env.js';
-import { freePort, listening, root } from '../helpers/processes.js';
+import { freePort, listening } from '../helpers/processes.js';
+import { killProcess, startFerretdb, tcpRelay } from '../helpers/private-servers.js';
 import { waitFor } from '../helpers/wait.js';
 
 // This file stops and restarts its servers, so it runs private ones rather than the shared pair:
@@ -14,9 +14,6 @@ import { waitFor } from '../helpers/wait.js';
 const redisPort = await freePort();
 const mongoPort = await freePort();
 const dir = mkdtempSync(path.join(tmpdir(), 'leadflow-readyz-'));
-const ferretdb = execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'ferretdb-path'], {
-  encoding: 'utf8',
-}).trim();
 
 const startRedis = () =>
   spawn(
@@ -28,41 +25,11 @@ const startRedis = () =>
   );
 const postgresUrl = inject('embeddedPostgresUrl');
 
-/**
- * The private FerretDB reaches the shared PostgreSQL through this TCP relay, so a test can take
- * the database behind the MongoDB server away (`cut`: open connections reset, new ones refused)
- * without touching the shared server.
- */
-function pgRelay(target: URL, port: number) {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  const open = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(Number(target.port), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => undefined);
-          s.on('close', () => sockets.delete(s));
-        }
-        client.pipe(upstream).pipe(client);
-        const end = () => (client.destroy(), upstream.destroy());
-        client.on('close', end);
-        upstream.on('close', end);
-      });
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.resetAndDestroy();
-      if (server) server.close(() => resolve());
-      else resolve();
-    });
-  return { open, cut };
-}
-
+// the private FerretDB reaches the shared PostgreSQL through a relay (tcpRelay), so a test can
+// take the database behind the MongoDB server away (`cut`: open connections reset, new ones
+// refused) without touching the shared server
 const relayPort = await freePort();
-const relay = postgresUrl ? pgRelay(new URL(postgresUrl), relayPort) : undefined;
+const relay = postgresUrl ? tcpRelay(new URL(postgresUrl), relayPort) : undefined;
 await relay?.open();
 const relayedUrl = () => {
   const u = new URL(postgresUrl!);
@@ -72,32 +39,13 @@ const relayedUrl = () => {
 const backend = postgresUrl
   ? ['--handler=postgresql', `--postgresql-url=${relayedUrl()}`]
   : ['--handler=sqlite', `--sqlite-url=file:${dir}/`];
-const startFerret = () =>
-  spawn(
-    ferretdb,
-    [
-      ...backend,
-      `--state-dir=${dir}`,
-      `--listen-addr=127.0.0.1:${mongoPort}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      '--log-level=error',
-    ],
-    { stdio: 'ignore' },
-  );
-const stop = (p: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (p.exitCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGKILL');
-  });
+const startFerret = () => startFerretdb(backend, dir, mongoPort);
 
 let redis = startRedis();
-let ferret = startFerret();
+let ferret = await startFerret();
 await waitFor(() => listening(redisPort), { what: 'private redis' });
-await waitFor(() => listening(mongoPort), { what: 'private ferretdb' });
 afterAll(async () => {
-  await Promise.all([stop(redis), stop(ferret), relay?.cut()]);
+  await Promise.all([killProcess(redis), killProcess(ferret), relay?.cut()]);
 });
 
 const env = useTestEnv({
@@ -116,7 +64,7 @@ describe('/readyz follows the backing servers without a restart', () => {
   });
 
   it('when Redis stops, then 503 naming Redis; when it returns, then 200 again', async () => {
-    await stop(redis);
+    await killProcess(redis);
     const down = await waitFor(async () => {
       const r = await readyz();
       return r.status === 503 ? r : undefined;
@@ -163,7 +111,7 @@ describe('/readyz follows the backing servers without a restart', () => {
   );
 
   it('when the MongoDB server stops, then 503 naming MongoDB; when it returns, then 200 again', async () => {
-    await stop(ferret);
+    await killProcess(ferret);
     const down = await waitFor(async () => {
       const r = await readyz();
       return r.status === 503 ? r : undefined;
@@ -177,7 +125,7 @@ describe('/readyz follows the backing servers without a restart', () => {
       .send({ name: 'x', role: 'sales' });
     expect(write.status).toBe(503);
     expect(write.body.error.code).toBe('unavailable');
-    ferret = startFerret();
+    ferret = await startFerret();
     await waitFor(async () => (await readyz()).status === 200, { timeout: 30_000, what: 'mongodb back' });
   });
 });
